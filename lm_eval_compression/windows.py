@@ -1,0 +1,140 @@
+"""Window planning for strided scoring: pure Python, no torch.
+
+A *sequence* is a list of token ids.  A :class:`Window` names a slice of it that
+the model reads and how many of its predictions are scored.  The model input is
+``[bos] + seq[start:end]`` when ``bos`` is set, else ``seq[start:end]``; the
+prediction at each input position targets the next sequence token, so the
+targets are ``seq[start + 1 - bos : end + 1]`` (with ``bos``, the BOS position
+predicts ``seq[start]``).  Only the last ``n_scored`` targets count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROTOCOLS = ("document", "paper")
+
+
+class WindowSettingsError(ValueError):
+    """A window setting is invalid; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int
+    end: int
+    n_scored: int
+    bos: bool = False
+
+    @property
+    def input_len(self) -> int:
+        return self.end - self.start + int(self.bos)
+
+    @property
+    def target_start(self) -> int:
+        """Sequence index of the first target (the one the first input predicts)."""
+        return self.start + 1 - int(self.bos)
+
+    @property
+    def scored_start(self) -> int:
+        """Sequence index of the first scored target."""
+        return self.end + 1 - self.n_scored
+
+
+def check_settings(block_size, stride, protocol, *, where: str = "") -> tuple[int, int, str]:
+    """Validate window settings and return them normalised; raise a clear error otherwise."""
+    at = f" ({where})" if where else ""
+    values = {}
+    for name, value in (("block_size", block_size), ("stride", stride)):
+        if isinstance(value, bool):
+            raise WindowSettingsError(f"{name} must be an integer, got {value!r}{at}")
+        try:
+            as_int = int(value)
+        except (TypeError, ValueError):
+            raise WindowSettingsError(f"{name} must be an integer, got {value!r}{at}") from None
+        if isinstance(value, float) and value != as_int:
+            raise WindowSettingsError(f"{name} must be an integer, got {value!r}{at}")
+        values[name] = as_int
+    block_size, stride = values["block_size"], values["stride"]
+    if block_size < 2:
+        raise WindowSettingsError(f"block_size must be at least 2, got {block_size}{at}")
+    if stride < 1:
+        raise WindowSettingsError(f"stride must be at least 1, got {stride}{at}")
+    if stride > block_size:
+        raise WindowSettingsError(
+            f"stride ({stride}) must not exceed block_size ({block_size}){at}: "
+            "tokens between windows would never be scored"
+        )
+    if protocol not in PROTOCOLS:
+        raise WindowSettingsError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}{at}")
+    return block_size, stride, protocol
+
+
+def document_windows(n_tokens: int, block_size: int, stride: int, window_bos: bool = False) -> list[Window]:
+    """Windows over ``[prefix] + tokens`` (sequence length ``n_tokens + 1``) scoring every token once.
+
+    The harness's rolling windows with ``context_len = block_size - stride + 1``,
+    made disjoint: the first window reads ``min(block_size, n_tokens)`` inputs
+    starting at the prefix and scores all of them; each later window scores the
+    next ``stride`` tokens (fewer at the end) and reads the ``block_size`` inputs
+    ending just before its last scored token.  With ``window_bos``, later windows
+    read a BOS followed by the ``block_size - 1`` inputs ending there.
+    """
+    if n_tokens <= 0:
+        return []
+    first = min(block_size, n_tokens)
+    windows = [Window(0, first, first)]
+    predicted = first
+    while predicted < n_tokens:
+        n_scored = min(stride, n_tokens - predicted)
+        last = predicted + n_scored  # sequence index of the last scored target
+        if window_bos:
+            windows.append(Window(last - block_size + 1, last, n_scored, bos=True))
+        else:
+            windows.append(Window(last - block_size, last, n_scored))
+        predicted = last
+    return windows
+
+
+def paper_windows(n_tokens: int, block_size: int, stride: int) -> list[Window]:
+    """The reference windows over one stream of ``n_tokens`` tokens.
+
+    Window ``w`` reads ``stream[w*stride : w*stride + block_size]``; window 0
+    scores all ``block_size`` predictions and every later one its last
+    ``stride``.  Tokens after the last full window are not scored.
+    """
+    if n_tokens < block_size + 1:
+        return []
+    count = (n_tokens - block_size - 1) // stride + 1
+    return [
+        Window(w * stride, w * stride + block_size, block_size if w == 0 else stride)
+        for w in range(count)
+    ]
+
+
+def window_tokens(seq: list[int], window: Window, bos_id: int | None = None) -> tuple[list[int], list[int]]:
+    """The model input and its targets for ``window`` (used by references and tests)."""
+    inputs = seq[window.start:window.end]
+    if window.bos:
+        inputs = [bos_id] + inputs
+    return inputs, seq[window.target_start:window.end + 1]
+
+
+def plan_batches(lengths: list[int], max_rows: int, token_budget: int) -> list[list[int]]:
+    """Group window indices into batches of similar length.
+
+    Windows are sorted by length, longest first, and a batch grows while it has
+    at most ``max_rows`` rows and ``rows * longest`` stays within
+    ``token_budget``, so short windows share a batch and padding stays small.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        if current and (len(current) >= max_rows or (len(current) + 1) * lengths[current[0]] > token_budget):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
