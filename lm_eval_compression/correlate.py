@@ -373,7 +373,13 @@ def check_settings(models: Sequence[ModelResults], tasks: Iterable[str]) -> None
                     groups.setdefault(value, []).append((model, results_file))
             if len(groups) > 1:
                 ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))
-                lines = [f"  {key}={_short(value)}: {_describe(items)}" for value, items in ordered]
+                lines = []
+                for value, items in ordered:
+                    context = ""
+                    if key == "corpus_sha256":  # say which documents the hash stands for
+                        first = settings[id(items[0][1])]
+                        context = f" ({first['corpus']}, {first['documents']} documents)"
+                    lines.append(f"  {key}={_short(value)}{context}: {_describe(items)}")
                 what = "corpus" if key in ("corpus_sha256", "corpus", "documents") else "window setting"
                 raise NotComparableError(
                     f"results are not comparable: task {task!r} was computed with a different {what} "
@@ -618,9 +624,13 @@ def fit_area(labels: Sequence[str], bpc: Sequence[float], score: Sequence[float]
 
 
 def _as_models(models, labels=None) -> list[ModelResults]:
-    if isinstance(models, (str, Path)) or (models and not isinstance(next(iter(models)), ModelResults)):
+    """Accept loaded models or results paths."""
+    if isinstance(models, (str, Path)):
         return load_results(models, labels)
-    return list(models)
+    models = list(models)
+    if models and not all(isinstance(m, ModelResults) for m in models):
+        return load_results(models, labels)
+    return models
 
 
 def correlate(models: Sequence[ModelResults] | Iterable[str | Path], areas: Area | Sequence[Area],
@@ -686,7 +696,7 @@ def leaderboard(models: Sequence[ModelResults] | Iterable[str | Path], tasks: Se
         for task in tasks:
             _require_metric(model, task, BPC_KEY, "the leaderboard")
     check_settings(models, tasks)
-    group_mean = tuple(_group_subtasks(models, COMPRESSION_GROUP) or ()) == tasks and all(
+    group_mean = set(_group_subtasks(models, COMPRESSION_GROUP) or ()) == set(tasks) and all(
         m.source(COMPRESSION_GROUP) is not None
         and _number(m.source(COMPRESSION_GROUP).metrics(COMPRESSION_GROUP).get(BPC_KEY)) is not None
         for m in models
@@ -720,9 +730,12 @@ def _fmt_signed(value, digits: int = 4) -> str:
 
 
 def _fmt_p(value: float) -> str:
+    """'p = 0.012', 'p = 3.0e-07', 'p < 1e-300' (a perfect rank order gives p = 0)."""
     if math.isnan(value):
-        return "n/a"
-    return f"{value:.2g}" if value >= 1e-4 else f"{value:.1e}"
+        return "p = n/a"
+    if value < 1e-300:
+        return "p < 1e-300"
+    return f"p = {value:.2g}" if value >= 1e-4 else f"p = {value:.1e}"
 
 
 def fit_markdown(fit: AreaFit) -> str:
@@ -746,8 +759,8 @@ def fit_markdown(fit: AreaFit) -> str:
         "",
         f"- models: {s.n}",
         f"- Pearson r = {s.pearson_r:.3f} ({pct} CI {_fmt(s.pearson_ci_low, 3)} to {_fmt(s.pearson_ci_high, 3)}), "
-        f"p = {_fmt_p(s.pearson_p)}",
-        f"- Spearman rho = {s.spearman_rho:.3f}, p = {_fmt_p(s.spearman_p)}",
+        f"{_fmt_p(s.pearson_p)}",
+        f"- Spearman rho = {s.spearman_rho:.3f}, {_fmt_p(s.spearman_p)} (scipy's t approximation, rough for few models)",
         f"- least squares: score = {s.intercept:.4f} {'-' if s.slope < 0 else '+'} {abs(s.slope):.4f} × bpc "
         f"(se {s.intercept_stderr:.4f}, {s.slope_stderr:.4f}), R² = {s.r_squared:.3f}",
         f"- leave-one-out prediction error: RMSE = {_fmt(s.loo_rmse)}, MAE = {_fmt(s.loo_mae)}",
@@ -816,8 +829,8 @@ def plot_fits(fits: Sequence[AreaFit], stem: str | Path, *, dpi: int = PLOT_DPI,
         for ax, fit in zip(axes, fits):
             x = np.array([r.bpc for r in fit.rows])
             y = np.array([r.score for r in fit.rows])
-            pad = 0.08 * (x.max() - x.min() or 1.0)
-            grid = np.linspace(x.min() - pad, x.max() + pad, 200)
+            span = x.max() - x.min() or 1.0
+            grid = np.linspace(x.min() - 0.06 * span, x.max() + 0.06 * span, 200)
             low, high = fit.confidence_band(grid)
             s = fit.stats
             pct = f"{s.confidence * 100:g}%"
@@ -829,13 +842,17 @@ def plot_fits(fits: Sequence[AreaFit], stem: str | Path, *, dpi: int = PLOT_DPI,
             xerr = [r.bpc_stderr or 0.0 for r in fit.rows]
             ax.errorbar(x, y, xerr=xerr if any(xerr) else None, fmt="o", color="tab:red", markersize=4,
                         elinewidth=0.8, label=f"models (n = {s.n})")
-            for r in fit.rows:
-                ax.annotate(r.label, (r.bpc, r.score), xytext=(4, 3), textcoords="offset points", fontsize=7)
+            for r in fit.rows:  # labels on the point's side of the line, away from it
+                above = r.residual >= 0
+                ax.annotate(r.label, (r.bpc, r.score), xytext=(4, 3 if above else -3), textcoords="offset points",
+                            fontsize=7, va="bottom" if above else "top")
             ax.set_xlabel(f"bits per character ({fit.area.bpc_task})")
             ax.set_ylabel("score" if len(fit.area.scores) == 1 else "average score")
             ax.set_title(f"{fit.area.name}\n{fit.area.score_names}", fontsize=9)
             ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=7, loc="best")
+            ax.set_xlim(x.min() - 0.08 * span, x.max() + 0.22 * span)  # room for the labels
+            # the line runs corner to corner; the legend goes in an empty one
+            ax.legend(fontsize=7, loc="lower left" if s.slope < 0 else "upper left")
         written = []
         for suffix in (".png", ".svg"):
             target = stem.with_suffix(suffix)
@@ -889,9 +906,10 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _run(build, argv) -> int:
+def _run(build) -> int:
+    """Run a command body; input errors become a message and exit status 2."""
     try:
-        return build(argv)
+        return build()
     except ResultsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -916,7 +934,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", default="score", help="area name for --bpc-task/--score (default: score)")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
 
-    def build(_):
+    def build():
         try:
             labels = _labels(args.label)
             areas = [Area.parse(text) for text in args.area]
@@ -942,7 +960,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
         return 0
 
-    return _run(build, argv)
+    return _run(build)
 
 
 def leaderboard_main(argv: Sequence[str] | None = None) -> int:
@@ -955,7 +973,7 @@ def leaderboard_main(argv: Sequence[str] | None = None) -> int:
                         help=f"comma-separated compression tasks (default: {','.join(CORPUS_TASKS)})")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
 
-    def build(_):
+    def build():
         try:
             labels = _labels(args.label)
         except argparse.ArgumentTypeError as err:
@@ -974,4 +992,4 @@ def leaderboard_main(argv: Sequence[str] | None = None) -> int:
             print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
         return 0
 
-    return _run(build, argv)
+    return _run(build)

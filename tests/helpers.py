@@ -95,6 +95,7 @@ def default_corpora(seed: int = 1) -> dict[str, list[str]]:
 
 def run_lm_eval(args: list[str], cwd, env_extra: dict | None = None, check: bool = True):
     """Run ``lm_eval run`` in a subprocess; return (results dict or None, CompletedProcess)."""
+    Path(cwd).mkdir(parents=True, exist_ok=True)
     out = Path(cwd) / "out"
     cmd = [sys.executable, "-m", "lm_eval", "run", "--output_path", str(out), *args]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",

@@ -1,0 +1,208 @@
+"""Synthetic lm-eval results files for the correlate report (tests and docs example).
+
+Files are written by the harness's own writer, ``lm_eval.loggers.EvaluationTracker``,
+from a dict shaped like ``lm_eval.evaluator.simple_evaluate``'s output, so the
+report reads exactly what ``lm_eval --output_path`` produces.  The numbers are
+made up: a noisy linear relation between bpc and scores over eight models.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+CORPORA = {  # task -> (dataset name, documents)
+    "compression_cc": ("cc", 120),
+    "compression_python": ("python", 80),
+    "compression_arxiv_math": ("arxiv_math", 60),
+}
+DEFAULT_SETTINGS = {"block_size": 1024, "stride": 512, "protocol": "sliding", "window_bos": True}
+# benchmark metric -> (task, metric key); keys as the harness writes them
+BENCHMARKS = {
+    "hellaswag/acc_norm": ("hellaswag", "acc_norm,none"),
+    "arc_easy/acc": ("arc_easy", "acc,none"),
+    "humaneval/pass@1,create_test": ("humaneval", "pass@1,create_test"),
+    "gsm8k/exact_match,strict-match": ("gsm8k", "exact_match,strict-match"),
+}
+MODEL_NAMES = [
+    "synthetic/lm-70m", "synthetic/lm-160m", "synthetic/lm-410m", "synthetic/lm-1b",
+    "synthetic/lm-1.4b", "synthetic/lm-2.8b", "synthetic/lm-6.9b", "synthetic/lm-12b",
+]
+
+
+def corpus_sha(task: str, variant: str = "") -> str:
+    """Stand-in for the hash of a corpus's evaluated documents."""
+    return hashlib.sha256(f"{task}:{variant}".encode()).hexdigest()
+
+
+def synthetic_models(n: int = 8, seed: int = 0) -> list[dict]:
+    """Per model: name, bpc per corpus, score per benchmark, with noise around a line.
+
+    A latent 'quality' q in [0, 1] lowers bpc and raises scores; the noise keeps
+    the relation near-linear but not exact (the paper's r is about -0.95).
+    """
+    rng = np.random.default_rng(seed)
+    quality = np.linspace(0.0, 1.0, n)
+    models = []
+    for i, q in enumerate(quality):
+        bpc = {
+            "compression_cc": 0.78 - 0.22 * q + rng.normal(0, 0.01),
+            "compression_python": 0.42 - 0.20 * q + rng.normal(0, 0.01),
+            "compression_arxiv_math": 0.55 - 0.21 * q + rng.normal(0, 0.01),
+        }
+        # scores follow the latent quality, so bpc noise shows up as scatter around the line
+        scores = {
+            "hellaswag/acc_norm": 0.30 + 0.42 * q + rng.normal(0, 0.03),
+            "arc_easy/acc": 0.42 + 0.33 * q + rng.normal(0, 0.03),
+            "humaneval/pass@1,create_test": 0.03 + 0.32 * q + rng.normal(0, 0.03),
+            "gsm8k/exact_match,strict-match": 0.03 + 0.46 * q + rng.normal(0, 0.04),
+        }
+        models.append({
+            "model": MODEL_NAMES[i] if i < len(MODEL_NAMES) else f"synthetic/lm-{i}",
+            "bpc": {t: round(float(v), 5) for t, v in bpc.items()},
+            "scores": {k: round(float(min(max(v, 0.0), 1.0)), 4) for k, v in scores.items()},
+        })
+    return models
+
+
+def compression_config(task: str, *, metadata_only: bool = False, corpus_variant: str = "", **settings) -> dict:
+    """``configs[task]`` of a compression task: metadata plus the plugin's effective ``compression`` dict."""
+    name, documents = CORPORA.get(task, (task, 10))
+    effective = {**DEFAULT_SETTINGS, **settings}
+    config = {
+        "task": task,
+        "tag": ["compression"],
+        "dataset_path": "hkust-nlp/llm-compression",
+        "dataset_name": name,
+        "test_split": "test",
+        "output_type": "loglikelihood_rolling",
+        "metric_list": [{"metric": "bpc", "aggregation": "bpc", "higher_is_better": False}],
+        "metadata": {"version": 1.0, **{k: effective[k] for k in ("block_size", "stride", "protocol")}},
+    }
+    if not metadata_only:
+        config["compression"] = {
+            "prefix_token_id": 0,
+            "prefix_token": "<|endoftext|>",
+            "corpus": f"hkust-nlp/llm-compression:{name}",
+            "corpus_sha256": corpus_sha(task, corpus_variant),
+            "documents": documents,
+            "total_nats": 1.0e6,
+            "total_chars": 2.0e6,
+            "total_bytes": 2.1e6,
+            "scored_tokens": 5.0e5,
+            **effective,
+        }
+    return config
+
+
+def make_results(model: str, bpc: dict[str, float], scores: dict[str, float], *,
+                 settings: dict[str, dict] | None = None, group: bool = True,
+                 metadata_only: bool = False, corpus_variant: dict[str, str] | None = None) -> dict:
+    """A ``simple_evaluate``-shaped results dict.
+
+    ``bpc``: compression task -> bpc; ``scores``: 'task/metric[,filter]' -> value
+    (see BENCHMARKS); ``settings``: per-task overrides of the window settings;
+    ``group``: include the ``compression`` group row (mean of the three).
+    """
+    settings = settings or {}
+    corpus_variant = corpus_variant or {}
+    results, configs, versions, n_shot, higher, n_samples = {}, {}, {}, {}, {}, {}
+    group_subtasks: dict[str, list[str]] = {}
+    for task, value in bpc.items():
+        results[task] = {"alias": f" - {task}", "bpc,none": value, "bpc_stderr,none": round(value * 0.004, 6)}
+        configs[task] = compression_config(task, metadata_only=metadata_only,
+                                           corpus_variant=corpus_variant.get(task, ""), **settings.get(task, {}))
+        versions[task], n_shot[task] = 1.0, 0
+        higher[task] = {"bpc": False}
+        documents = CORPORA.get(task, (task, 10))[1]
+        n_samples[task] = {"original": documents, "effective": documents}
+        group_subtasks[task] = []
+    if group and bpc:
+        mean = sum(bpc.values()) / len(bpc)
+        row = {"alias": "compression", "bpc,none": mean, "bpc_stderr,none": "N/A"}
+        results = {"compression": row, **results}
+        groups = {"compression": dict(row)}
+        group_subtasks["compression"] = list(bpc)
+        versions["compression"], n_shot["compression"] = 1.0, 0
+        higher["compression"] = {"bpc": False}
+    else:
+        groups = {}
+    for spec, value in scores.items():
+        task, key = BENCHMARKS.get(spec) or _spec_key(spec)
+        entry = results.setdefault(task, {"alias": task})
+        entry[key] = value
+        metric, _, filt = key.partition(",")
+        entry[f"{metric}_stderr,{filt}"] = 0.01
+        configs.setdefault(task, {"task": task, "output_type": "multiple_choice", "metadata": {"version": 1.0}})
+        versions[task], n_shot[task] = 1.0, 0
+        higher.setdefault(task, {})[metric] = True
+        n_samples[task] = {"original": 1000, "effective": 1000}
+        group_subtasks.setdefault(task, [])
+    out = {
+        "results": results,
+        "group_subtasks": group_subtasks,
+        "configs": configs,
+        "versions": versions,
+        "n-shot": n_shot,
+        "higher_is_better": higher,
+        "n-samples": n_samples,
+        "config": {
+            "model": "hf",
+            "model_args": f"pretrained={model},dtype=float32",
+            "batch_size": 1,
+            "batch_sizes": [],
+            "device": "cpu",
+            "use_cache": None,
+            "limit": None,
+            "bootstrap_iters": 0,
+            "gen_kwargs": None,
+            "random_seed": 0,
+            "numpy_seed": 1234,
+            "torch_seed": 1234,
+            "fewshot_seed": 1234,
+        },
+        "git_hash": None,
+        "date": time.time(),
+    }
+    if groups:
+        out["groups"] = groups
+    return out
+
+
+def _spec_key(spec: str) -> tuple[str, str]:
+    task, _, rest = spec.partition("/")
+    metric, _, filt = rest.partition(",")
+    return task, f"{metric},{filt or 'none'}"
+
+
+def write_results(out_dir: str | Path, model: str, results: dict) -> Path:
+    """Save ``results`` with the harness's EvaluationTracker; returns the results_*.json it wrote."""
+    from lm_eval.loggers import EvaluationTracker
+
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    tracker = EvaluationTracker(output_path=str(out_dir))
+    tracker.general_config_tracker.log_experiment_args(
+        model_source="hf",
+        model_args=results["config"]["model_args"],
+        system_instruction=None,
+        chat_template=None,
+        fewshot_as_multiturn=False,
+    )
+    before = set(Path(out_dir).rglob("results_*.json"))
+    tracker.save_results_aggregated(results=copy.deepcopy(results), samples=None)
+    written = sorted(set(Path(out_dir).rglob("results_*.json")) - before)
+    if len(written) != 1:  # the tracker only logs failures; make them loud here
+        raise RuntimeError(f"EvaluationTracker wrote {written} under {out_dir}")
+    return written[0]
+
+
+def write_suite(out_dir: str | Path, models: list[dict] | None = None, **make_kwargs) -> dict[str, Path]:
+    """Write one results file per synthetic model under ``out_dir``; model name -> file."""
+    models = synthetic_models() if models is None else models
+    return {m["model"]: write_results(out_dir, m["model"], make_results(m["model"], m["bpc"], m["scores"], **make_kwargs))
+            for m in models}
