@@ -111,72 +111,86 @@ def detect_batch_size(lm, scorer: WindowScorer, width: int) -> int:
 
 
 def score_requests(lm, requests, disable_tqdm: bool = False) -> list[dict]:
-    """Score compression requests on ``lm`` (an HFLM); one response dict per request."""
-    tok = lm.tokenizer
-    settings_list = [(getattr(r, "task_name", None), r.args[1]) for r in requests]
-    check_model(lm, settings_list)
+    """Score compression requests on ``lm`` (an HFLM); one response dict per request.
 
+    Requests are scored task by task, so each task's run statistics (time,
+    padding, batches) are its own.
+    """
+    check_model(lm, [(getattr(r, "task_name", None), r.args[1]) for r in requests])
+    by_task = defaultdict(list)
+    for i, r in enumerate(requests):
+        by_task[getattr(r, "task_name", None)].append(i)
+    responses: list = [None] * len(requests)
+    for task, members in by_task.items():
+        for i, resp in zip(members, _score_task(lm, [requests[i] for i in members], task, disable_tqdm)):
+            responses[i] = resp
+    return responses
+
+
+def _plan_document(lm, requests, idx, sequences, owners, jobs, info) -> None:
+    tok = lm.tokenizer
+    prefix = lm.prefix_token_id
+    prefix_text = tok.convert_ids_to_tokens(prefix)
+    encoded = tok([requests[i].args[0] for i in idx], add_special_tokens=False)["input_ids"]
+    resolved: dict = {}
+    for i, ids in zip(idx, encoded):
+        s = requests[i].args[1]
+        if s["window_bos"] not in resolved:
+            resolved[s["window_bos"]] = resolve_window_bos(lm, s["window_bos"])
+        use_bos, reason = resolved[s["window_bos"]]
+        seq = np.asarray([prefix] + ids, dtype=np.int64)
+        sequences.append(seq)
+        owners.append(np.full(len(seq), i, dtype=np.int64))
+        jobs += [Job(len(sequences) - 1, w) for w in document_windows(len(ids), s["block_size"], s["stride"], use_bos)]
+        info[i] = {"prefix_token_id": int(prefix), "prefix_token": prefix_text,
+                   "window_bos": use_bos, "window_bos_reason": reason}
+
+
+def _plan_paper(lm, requests, idx, task, sequences, owners, jobs, info) -> None:
+    if lm.world_size > 1:
+        raise CompressionRequestError(
+            "the paper protocol scores one stream over all documents and cannot be split across "
+            f"{lm.world_size} data-parallel processes; run it in one process or use protocol=document"
+        )
+    streams = defaultdict(list)
+    for i in idx:
+        streams[requests[i].args[1]["stream"]].append(i)
+    for members in streams.values():
+        s = requests[members[0]].args[1]
+        members.sort(key=lambda i: requests[i].args[1]["position"])
+        positions = [requests[i].args[1]["position"] for i in members]
+        if positions != list(range(s["count"])):
+            raise CompressionRequestError(
+                f"task {task}: the paper protocol needs all {s['count']} documents of its stream in one call, "
+                f"got {len(members)} (a partial --use_cache entry?); delete the cache or rerun without --use_cache"
+            )
+        encoded = lm.tokenizer([requests[i].args[0] for i in members])["input_ids"]
+        seq = np.asarray([t for ids in encoded for t in ids], dtype=np.int64)
+        windows = paper_windows(len(seq), s["block_size"], s["stride"])
+        if not windows:
+            raise CompressionRequestError(
+                f"task {task}: the paper protocol needs more than block_size ({s['block_size']}) tokens "
+                f"in the stream; the corpus has {len(seq)}"
+            )
+        sequences.append(seq)
+        owners.append(np.repeat(np.asarray(members, dtype=np.int64), [len(ids) for ids in encoded]))
+        jobs += [Job(len(sequences) - 1, w) for w in windows]
+        for i in members:
+            info[i] = {"prefix_token_id": None, "prefix_token": None,
+                       "window_bos": False, "window_bos_reason": "paper protocol: no window BOS"}
+
+
+def _score_task(lm, requests, task, disable_tqdm: bool) -> list[dict]:
     sequences: list[np.ndarray] = []
     owners: list[np.ndarray] = []
     jobs: list[Job] = []
     info: list[dict] = [{} for _ in requests]
-    owner_task: list[str] = []
-
     doc_idx = [i for i, r in enumerate(requests) if r.args[1]["protocol"] == "document"]
     paper_idx = [i for i, r in enumerate(requests) if r.args[1]["protocol"] == "paper"]
-
     if doc_idx:
-        prefix = lm.prefix_token_id
-        prefix_text = tok.convert_ids_to_tokens(prefix)
-        encoded = tok([requests[i].args[0] for i in doc_idx], add_special_tokens=False)["input_ids"]
-        bos_cache: dict = {}
-        for i, ids in zip(doc_idx, encoded):
-            s = requests[i].args[1]
-            key = s["window_bos"]
-            if key not in bos_cache:
-                bos_cache[key] = resolve_window_bos(lm, key)
-            use_bos, reason = bos_cache[key]
-            seq = np.asarray([prefix] + ids, dtype=np.int64)
-            sequences.append(seq)
-            owners.append(np.full(len(seq), i, dtype=np.int64))
-            jobs += [Job(len(sequences) - 1, w) for w in document_windows(len(ids), s["block_size"], s["stride"], use_bos)]
-            info[i] = {"prefix_token_id": int(prefix), "prefix_token": prefix_text,
-                       "window_bos": use_bos, "window_bos_reason": reason}
-
+        _plan_document(lm, requests, doc_idx, sequences, owners, jobs, info)
     if paper_idx:
-        if lm.world_size > 1:
-            raise CompressionRequestError(
-                "the paper protocol scores one stream over all documents and cannot be split across "
-                f"{lm.world_size} data-parallel processes; run it in one process or use protocol=document"
-            )
-        streams = defaultdict(list)
-        for i in paper_idx:
-            streams[requests[i].args[1]["stream"]].append(i)
-        for stream, members in streams.items():
-            s = requests[members[0]].args[1]
-            members.sort(key=lambda i: requests[i].args[1]["position"])
-            positions = [requests[i].args[1]["position"] for i in members]
-            if positions != list(range(s["count"])):
-                raise CompressionRequestError(
-                    f"task {requests[members[0]].task_name}: the paper protocol needs all {s['count']} documents of "
-                    f"its stream in one call, got {len(members)} (a partial --use_cache entry?); "
-                    "delete the cache or rerun without --use_cache"
-                )
-            encoded = tok([requests[i].args[0] for i in members])["input_ids"]
-            seq = np.asarray([t for ids in encoded for t in ids], dtype=np.int64)
-            own = np.repeat(np.asarray(members, dtype=np.int64), [len(ids) for ids in encoded])
-            windows = paper_windows(len(seq), s["block_size"], s["stride"])
-            if not windows:
-                raise CompressionRequestError(
-                    f"task {requests[members[0]].task_name}: the paper protocol needs more than block_size "
-                    f"({s['block_size']}) tokens in the stream, the corpus has {len(seq)}"
-                )
-            sequences.append(seq)
-            owners.append(own)
-            jobs += [Job(len(sequences) - 1, w) for w in windows]
-            for i in members:
-                info[i] = {"prefix_token_id": None, "prefix_token": None,
-                           "window_bos": False, "window_bos_reason": "paper protocol: no window BOS"}
+        _plan_paper(lm, requests, paper_idx, task, sequences, owners, jobs, info)
 
     # Scored tokens per request, from the plan (no model needed).
     n_tokens = np.zeros(len(requests), dtype=np.int64)
@@ -191,14 +205,12 @@ def score_requests(lm, requests, disable_tqdm: bool = False) -> list[dict]:
         log.info("compression: detected batch size %d for %d-token windows", batch_size, width)
     else:
         batch_size = int(lm.batch_size)
-    bos_id = tok.bos_token_id
-    progress = tqdm(total=len(jobs), desc="Scoring compression windows", disable=disable_tqdm or lm.rank != 0)
-    totals, stats = scorer.score(sequences, owners, jobs, len(requests), bos_id=bos_id,
+    progress = tqdm(total=len(jobs), desc=f"Scoring {task} windows", disable=disable_tqdm or lm.rank != 0)
+    totals, stats = scorer.score(sequences, owners, jobs, len(requests), bos_id=lm.tokenizer.bos_token_id,
                                  batch_size=batch_size, token_budget=batch_size * width, progress=progress)
     progress.close()
-    log.info("compression: %s", stats.as_dict())
-    for task in {r.task_name for r in requests}:
-        RUN_STATS[task] = stats.as_dict()
+    log.info("compression: %s %s", task, stats.as_dict())
+    RUN_STATS[task] = stats.as_dict()
 
     responses = []
     for i, req in enumerate(requests):

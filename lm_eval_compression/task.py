@@ -93,7 +93,7 @@ class CompressionTask(ConfigurableTask):
         self.data_file = None
         if data_dir:
             folder = Path(os.path.expanduser(str(data_dir)))
-            name = meta.get("data_file") or f"{self.config.dataset_name}.jsonl"
+            name = meta.get("data_file") or f"{self.config.dataset_name or Path(str(self.config.dataset_path)).name}.jsonl"
             path = folder / name
             if not path.is_file():
                 raise CorpusError(
@@ -103,6 +103,13 @@ class CompressionTask(ConfigurableTask):
             self.data_file = path
             self.dataset = datasets.load_dataset("json", data_files={self.config.test_split: str(path)})
         else:
+            snapshot = meta.get("snapshot") if meta.get("categories") else None
+            if snapshot:
+                path, _, revision = str(snapshot).partition("@")
+                self.DATASET_PATH = self.config.dataset_path = path
+                if revision:
+                    dataset_kwargs = {**(dataset_kwargs or {}), "revision": revision}
+                    self.config.dataset_kwargs = dataset_kwargs
             super().download(dataset_kwargs, **kwargs)
         self.dataset = self._check_corpus(self.dataset)
 
@@ -118,6 +125,9 @@ class CompressionTask(ConfigurableTask):
                 f"task {self.config.task}: {where} has no field {field!r} (fields: {docs.column_names}); "
                 "set metadata.text_field to the field that holds the text"
             )
+        categories = (self.config.metadata or {}).get("categories")
+        if categories:
+            docs = self._select_categories(docs, categories, where)
         texts = docs[field]
         for i, text in enumerate(texts):
             if text is not None and not isinstance(text, str):
@@ -131,6 +141,21 @@ class CompressionTask(ConfigurableTask):
             docs = docs.select(keep)
         dataset[split] = docs
         return dataset
+
+    def _select_categories(self, docs, categories, where):
+        """Keep the documents whose ``category`` is one of ``categories`` (the Uncheatable Eval layout)."""
+        if isinstance(categories, str):
+            categories = [c.strip() for c in categories.split(",") if c.strip()]
+        if "category" not in docs.column_names:
+            raise CorpusError(f"task {self.config.task}: {where} has no field 'category' to select {categories} from")
+        present = docs["category"]
+        keep = [i for i, c in enumerate(present) if c in set(categories)]
+        if not keep:
+            raise CorpusError(
+                f"task {self.config.task}: {where} has no documents of categories {categories} "
+                f"(it has {sorted(set(present))})"
+            )
+        return docs.select(keep)
 
     # -------------------------------------------------------------- requests
     def build_all_requests(self, *, limit=None, samples=None, rank=0, world_size=1, **kwargs) -> None:

