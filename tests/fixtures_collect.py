@@ -10,6 +10,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import tarfile
 import threading
@@ -342,7 +343,7 @@ SPAM = "\n".join(["Buy cheap watches online now at the best price", "Click here 
 
 
 def html_page(title: str, text: str) -> str:
-    paras = "".join(f"<p>{p}</p>" for p in text.split(". ") if p)
+    paras = "".join(f"<p>{p}</p>" for p in re.split(r"(?<=\.)\s+", text) if p)
     return (f"<!DOCTYPE html><html><head><title>{title}</title><meta charset='utf-8'></head><body>"
             f"<nav><a href='/'>Home</a> <a href='/about'>About us</a></nav>"
             f"<article><h1>{title}</h1>{paras}</article>"

@@ -73,6 +73,13 @@ def test_decontaminate_option_in_a_pipeline(tmp_path):
     assert [r["meta"]["arxiv_id"] for r in rows] == ["2310.00002"]
     assert rows[0]["meta"]["date_source"] == "arxiv_id" and rows[0]["meta"]["date"] == "2023-10-01T00:00:00Z"
 
+    # without the option the next run drops the step (and reuses the others): both papers are back
+    collect("arxiv_math", "extract", "--work", tmp_path / "work", "--out", out, "--after", "2023-09-01",
+            "--format", "latex", "--no-progress")
+    m = json.loads((out / "arxiv_math.manifest.json").read_text())
+    check_manifest_counts(m, ["extract", "exact_dedup", "near_dedup", "sample"])
+    assert "contamination" not in m and m["final"]["docs"] == 2
+
 
 def test_module_command_line(tmp_path):
     """The same check through ``python -m lm_eval_compression collect contamination``."""
