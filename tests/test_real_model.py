@@ -52,10 +52,12 @@ def test_smollm2_bpc_is_plausible_on_every_sample_corpus(smollm2, document_resul
 
 
 def test_smollm2_paper_protocol_runs_and_is_close_to_document(smollm2, document_results):
-    paper = evaluate(smollm2, ["compression"], {"data_dir": str(demo.sample_dir()), "protocol": "paper"})
+    # the first three documents of each corpus (--limit 3) keep the run short
+    paper = evaluate(smollm2, ["compression"], {"data_dir": str(demo.sample_dir()), "protocol": "paper"}, limit=3)
     for task in TASKS:
         p, d = paper["results"][task]["bpc,none"], document_results["results"][task]["bpc,none"]
         assert math.isfinite(p) and 0.2 < p < 2.0
-        # same model and text, different windows: close but not identical
-        assert p != d and abs(p - d) / d < 0.15, (task, p, d)
+        assert paper["configs"][task]["compression"]["documents"] == 3
+        # same model, other windows and a part of the text: close but not identical
+        assert p != d and abs(p - d) / d < 0.25, (task, p, d)
         assert paper["configs"][task]["compression"]["protocol"] == "paper"
