@@ -94,8 +94,8 @@ def detect_batch_size(lm, scorer: WindowScorer, width: int) -> int:
     def probe(batch_size):
         ids = torch.ones((batch_size, width), dtype=torch.long, device=scorer.device)
         logits = scorer.logits(ids, width)
-        index = torch.arange(batch_size * width, device=scorer.device)
-        scorer.target_logprobs(logits, index, torch.ones_like(index))
+        scorer.target_logprobs(logits, slice(0, batch_size * width),
+                               torch.ones(batch_size * width, dtype=torch.long, device=scorer.device))
         return batch_size
 
     try:

@@ -82,16 +82,24 @@ class WindowScorer:
             out = self.model(input_ids=input_ids, use_cache=False, **kwargs).logits
         return out[:, -keep:] if out.shape[1] != keep else out
 
-    def target_logprobs(self, logits: torch.Tensor, flat_index: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """float32 log P(target) at the given flat positions of ``logits``."""
+    def target_logprobs(self, logits: torch.Tensor, positions, targets: torch.Tensor) -> torch.Tensor:
+        """float32 log P(target) at the given flat positions of ``logits``.
+
+        ``positions`` is a ``slice`` when the scored positions are contiguous
+        (the rows are then views, not copies) or an index tensor.
+        """
         vocab = logits.shape[-1]
         flat = logits.reshape(-1, vocab)
+        if isinstance(positions, slice):
+            flat, positions = flat[positions], None
+        n = targets.numel()
         step = max(1, LOGSOFTMAX_CHUNK_ELEMENTS // vocab)
         parts = []
-        for lo in range(0, flat_index.numel(), step):
-            rows = flat.index_select(0, flat_index[lo:lo + step]).float()
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            rows = (flat[lo:hi] if positions is None else flat[positions[lo:hi]]).float()
             lse = torch.logsumexp(rows, dim=-1)
-            parts.append(rows.gather(1, targets[lo:lo + step, None]).squeeze(1) - lse)
+            parts.append(rows.gather(1, targets[lo:hi, None]).squeeze(1) - lse)
         return torch.cat(parts) if parts else flat.new_zeros(0, dtype=torch.float32)
 
     def run_batch(self, sequences, owners, jobs: list[Job], bos_id, totals: torch.Tensor, stats: ScoreStats) -> None:
@@ -124,8 +132,12 @@ class WindowScorer:
 
         dev = self.device
         logits = self.logits(torch.from_numpy(inputs).to(dev), keep)
-        flat_index = torch.from_numpy(np.flatnonzero(scored)).to(dev)
-        lp = self.target_logprobs(logits, flat_index, torch.from_numpy(targets[scored]).to(dev))
+        index = np.flatnonzero(scored)
+        if index[-1] - index[0] + 1 == len(index):
+            positions = slice(int(index[0]), int(index[-1]) + 1)
+        else:
+            positions = torch.from_numpy(index).to(dev)
+        lp = self.target_logprobs(logits, positions, torch.from_numpy(targets[scored]).to(dev))
         totals.index_add_(0, torch.from_numpy(owner[scored]).to(dev), lp.double())
 
     def score(self, sequences, owners, jobs: list[Job], n_owners: int, *, bos_id=None,

@@ -120,20 +120,25 @@ def window_tokens(seq: list[int], window: Window, bos_id: int | None = None) -> 
     return inputs, seq[window.target_start:window.end + 1]
 
 
-def plan_batches(lengths: list[int], max_rows: int, token_budget: int) -> list[list[int]]:
+def plan_batches(lengths: list[int], max_rows: int, token_budget: int, min_fill: float = 0.95) -> list[list[int]]:
     """Group window indices into batches of similar length.
 
-    Windows are sorted by length, longest first, and a batch grows while it has
-    at most ``max_rows`` rows and ``rows * longest`` stays within
-    ``token_budget``, so short windows share a batch and padding stays small.
+    Windows are sorted by length, longest first.  A batch grows while it has at
+    most ``max_rows`` rows, ``rows * longest`` stays within ``token_budget``
+    and every window is at least ``min_fill`` of the batch's longest, so short
+    windows share a batch and padding stays under ``1 - min_fill`` of the
+    computed tokens.
     """
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
     current: list[int] = []
     for i in order:
-        if current and (len(current) >= max_rows or (len(current) + 1) * lengths[current[0]] > token_budget):
-            batches.append(current)
-            current = []
+        if current:
+            longest = lengths[current[0]]
+            if (len(current) >= max_rows or (len(current) + 1) * longest > token_budget
+                    or lengths[i] < min_fill * longest):
+                batches.append(current)
+                current = []
         current.append(i)
     if current:
         batches.append(current)
