@@ -41,12 +41,9 @@ def is_compression_request(args) -> bool:
     return len(args) == 2 and isinstance(args[1], dict) and args[1].get(REQUEST_KEY) == REQUEST_VERSION
 
 
-def stream_fingerprint(texts, settings: dict) -> str:
-    """Identity of a ``paper`` stream: its documents in order plus window settings."""
-    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for t in texts:
-        h.update(hashlib.sha256(t.encode("utf-8")).digest())
-    return h.hexdigest()
+def stream_fingerprint(corpus_sha256: str, settings: dict) -> str:
+    """Identity of a ``paper`` stream: the hash of its documents in order plus the window settings."""
+    return hashlib.sha256((json.dumps(settings, sort_keys=True) + corpus_sha256).encode()).hexdigest()
 
 
 def tokenizer_adds_bos(lm) -> bool:

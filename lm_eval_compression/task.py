@@ -66,7 +66,7 @@ class CompressionTask(ConfigurableTask):
         task = config.get("task", "compression")
         metadata = config.setdefault("metadata", {})
         self.settings = read_settings(metadata, task)
-        metadata.update({k: v for k, v in self.settings.items()})
+        metadata.update(self.settings)
         config.setdefault("output_type", "loglikelihood_rolling")
         config.setdefault("test_split", "test")
         config.setdefault("doc_to_text", "")
@@ -171,7 +171,8 @@ class CompressionTask(ConfigurableTask):
                     f"task {self.config.task}: protocol=paper scores one token stream over all documents and "
                     f"cannot be split across {world_size} data-parallel processes; use one process or protocol=document"
                 )
-            self._stream = {"stream": harness.stream_fingerprint(texts, self.request_settings()), "count": len(texts)}
+            self._stream = {"stream": harness.stream_fingerprint(self._run["corpus_sha256"], self.request_settings()),
+                            "count": len(texts)}
         # Requests are cheap to build and carry the window settings, so never reuse a request cache
         # that may hold other settings.
         kwargs["cache_requests"] = False
