@@ -256,7 +256,7 @@ def compression_instances(corpora: dict[str, list[str]], block: int, stride: int
                     "protocol": protocol, "window_bos": "auto"}
         stream = None
         if protocol == "paper":
-            stream = {"stream": harness.stream_fingerprint(texts, settings), "count": len(texts)}
+            stream = {"stream": harness.stream_fingerprint(harness.corpus_sha256(texts), settings), "count": len(texts)}
         for doc_id, text in enumerate(texts):
             s = dict(settings)
             if stream is not None:

@@ -41,6 +41,14 @@ def is_compression_request(args) -> bool:
     return len(args) == 2 and isinstance(args[1], dict) and args[1].get(REQUEST_KEY) == REQUEST_VERSION
 
 
+def corpus_sha256(texts) -> str:
+    """Identity of an ordered list of documents."""
+    digest = hashlib.sha256()
+    for t in texts:
+        digest.update(hashlib.sha256(t.encode("utf-8")).digest())
+    return digest.hexdigest()
+
+
 def stream_fingerprint(corpus_sha256: str, settings: dict) -> str:
     """Identity of a ``paper`` stream: the hash of its documents in order plus the window settings."""
     return hashlib.sha256((json.dumps(settings, sort_keys=True) + corpus_sha256).encode()).hexdigest()

@@ -9,7 +9,6 @@ settings; :mod:`lm_eval_compression.harness` scores them.
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 from pathlib import Path
 
@@ -161,10 +160,7 @@ class CompressionTask(ConfigurableTask):
     def build_all_requests(self, *, limit=None, samples=None, rank=0, world_size=1, **kwargs) -> None:
         field = self.settings["text_field"]
         texts = [doc[field] for _, doc in self.doc_iterator(rank=0, world_size=1, limit=limit, samples=samples)]
-        digest = hashlib.sha256()
-        for t in texts:
-            digest.update(hashlib.sha256(t.encode("utf-8")).digest())
-        self._run = {"corpus": self.corpus_name(), "corpus_sha256": digest.hexdigest(), "documents": len(texts)}
+        self._run = {"corpus": self.corpus_name(), "corpus_sha256": harness.corpus_sha256(texts), "documents": len(texts)}
         if self.settings["protocol"] == "paper":
             if world_size > 1:
                 raise WindowSettingsError(
