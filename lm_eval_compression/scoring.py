@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -39,7 +39,6 @@ class ScoreStats:
     seconds: float = 0.0
     batch_size: int = 0
     token_budget: int = 0
-    batch_rows: list = field(default_factory=list)
 
     @property
     def padding_fraction(self) -> float:
