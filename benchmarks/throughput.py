@@ -54,8 +54,10 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # Random-weight Llama-style models (weights do not change speed); "tiny" is for smoke tests.
 RANDOM_LLAMAS = {
-    "random-llama-1b": {"hidden_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 32,
-                        "num_key_value_heads": 8, "intermediate_size": 8192, "tie_word_embeddings": True},
+    # Llama-3.2-1B's shape with an untied head: 1.50 B parameters.
+    "random-llama-1.5b": {"hidden_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 32,
+                          "num_key_value_heads": 8, "intermediate_size": 8192, "tie_word_embeddings": False},
+    # Llama-3-8B's shape: 8.03 B parameters.
     "random-llama-8b": {"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
                         "num_key_value_heads": 8, "intermediate_size": 14336, "tie_word_embeddings": False},
     "random-llama-tiny": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -231,6 +233,32 @@ class OtherCpu:
         return max(0.0, (busy - own) / total) if total > 0 else None
 
 
+def attention_shape(config) -> tuple[int, int] | None:
+    """(layers, query width = heads * head_dim) of a decoder config, or None if it does not say."""
+    layers, heads = getattr(config, "num_hidden_layers", None), getattr(config, "num_attention_heads", None)
+    if not layers or not heads:
+        return None
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    return layers, heads * head_dim
+
+
+def model_flops(body: int, head: int, attention: tuple[int, int] | None,
+                input_tokens: int, scored_tokens: int, attention_pairs: int) -> float:
+    """Model FLOPs of the work a method has to do: 2 per body parameter per input token, 2 per head
+    parameter per scored token, and per layer 2 * width for Q.K and 2 * width for the attention-weighted
+    V of every causal query-key pair (a window of n inputs has n(n+1)/2 pairs)."""
+    flops = 2 * body * input_tokens + 2 * head * scored_tokens
+    if attention is not None:
+        layers, width = attention
+        flops += 4 * layers * width * attention_pairs
+    return float(flops)
+
+
+def causal_pairs(lengths) -> int:
+    """Causal query-key pairs of windows with these input lengths."""
+    return sum(n * (n + 1) // 2 for n in lengths)
+
+
 def body_and_head(model) -> tuple[int, int]:
     """(parameters outside the input embedding and output head, d_model * vocab of the head)."""
     skip = set()
@@ -279,6 +307,7 @@ def run_plugin(lm, corpora, block, stride, protocol) -> dict:
         "scored_tokens": sum(r["tokens"] for r in responses),
         "input_tokens": sum(s["input_tokens"] for s in stats),
         "padded_tokens": sum(s["padded_tokens"] for s in stats),
+        "attention_pairs": sum(s["attention_pairs"] for s in stats),
         "windows": sum(s["windows"] for s in stats),
         "batches": sum(s["batches"] for s in stats),
         "batch_size": max(s["batch_size"] for s in stats),
@@ -323,12 +352,14 @@ def run_reference(model, tokenizer, corpora, block, stride, batch_sizes, device,
             n_windows += len(ws)
             batches += 1
     return {"loglikelihood": float(total), "scored_tokens": scored, "input_tokens": n_windows * block,
+            "attention_pairs": n_windows * causal_pairs([block]),
             "padded_tokens": 0, "windows": n_windows, "batches": batches,  # equal-length windows: no padding
             "batch_size": max(batch_sizes.values())}
 
 
-def stock_plan(lm, texts, block, batch_size) -> tuple[int, int, int, int]:
-    """(scored tokens, input tokens, padded tokens, windows) of the stock disjoint rolling windows."""
+def stock_plan(lm, texts, block, batch_size) -> tuple[int, int, int, int, int]:
+    """(scored tokens, input tokens, padded tokens, windows, causal query-key pairs) of the stock
+    disjoint rolling windows."""
     from lm_eval import utils
 
     lengths, scored = [], 0
@@ -342,7 +373,7 @@ def stock_plan(lm, texts, block, batch_size) -> tuple[int, int, int, int]:
     for i in range(0, len(lengths), batch_size):  # each batch is padded to its longest window
         part = lengths[i:i + batch_size]
         padded += len(part) * max(part) - sum(part)
-    return scored, sum(lengths), padded, len(lengths)
+    return scored, sum(lengths), padded, len(lengths), causal_pairs(lengths)
 
 
 def run_stock(lm, corpora, block, quiet=True) -> dict:
@@ -362,31 +393,65 @@ def run_stock(lm, corpora, block, quiet=True) -> dict:
     return {"loglikelihood": math.fsum(out)}
 
 
+def sync_report(lm, corpora, block, stride) -> dict:
+    """Synchronising CUDA calls during one untimed plugin-paper run, by the Python line that made them
+    (torch's sync debug mode), with the plugin's own lines counted apart from the model's."""
+    import warnings
+
+    from lm_eval_compression import harness
+
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run_plugin(lm, corpora, block, stride, "paper")
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    plugin_dir = str(REPO / "lm_eval_compression")
+    where: dict[str, int] = {}
+    plugin = 0
+    for w in caught:
+        if "synchroniz" not in str(w.message).lower():
+            continue
+        key = f"{w.filename}:{w.lineno}"
+        where[key] = where.get(key, 0) + 1
+        plugin += w.filename.startswith(plugin_dir)
+    batches = sum(harness.RUN_STATS[f"compression_{name}"]["batches"] for name in corpora)
+    return {"batches": batches, "syncs": sum(where.values()), "plugin_syncs": plugin,
+            "by_line": dict(sorted(where.items(), key=lambda kv: -kv[1]))}
+
+
 # --------------------------------------------------------------------------- planning-only report
 def planned_document_padding(lm, corpora, block, stride, batch_sizes) -> dict:
     """Padding fraction of the plugin's document-protocol batches (no model run): the windows and
     batches that harness.score_requests would plan task by task (one task per corpus), for several
     batch sizes; the batch size sets a token budget of batch_size * longest window of the task."""
     from lm_eval_compression.harness import resolve_window_bos
-    from lm_eval_compression.windows import document_windows, plan_batches
+    from lm_eval_compression.windows import document_windows, plan_window_batches
 
     use_bos, _ = resolve_window_bos(lm, "auto")
     per_task = []
     for texts in corpora.values():
-        lengths = []
+        windows = []
         for ids in lm.tokenizer(texts, add_special_tokens=False)["input_ids"]:
-            lengths += [w.input_len for w in document_windows(len(ids), block, stride, use_bos)]
-        per_task.append(lengths)
+            windows += document_windows(len(ids), block, stride, use_bos)
+        per_task.append(windows)
     out = {}
     for bs in batch_sizes:
-        windows = inputs = computed = 0
-        for lengths in per_task:
-            budget = bs * max(lengths)
-            for batch in plan_batches(lengths, max_rows=budget, token_budget=budget):
-                computed += len(batch) * max(lengths[i] for i in batch)
-            windows += len(lengths)
-            inputs += sum(lengths)
-        out[bs] = {"windows": windows, "input_tokens": inputs, "padding_fraction": (computed - inputs) / computed}
+        n_windows = inputs = computed = scored = head_rows = 0
+        for windows in per_task:
+            budget = bs * max(w.input_len for w in windows)
+            for batch in plan_window_batches(windows, max_rows=budget, token_budget=budget):
+                ws = [windows[i] for i in batch]
+                width = max(w.input_len for w in ws)
+                computed += len(ws) * width
+                # the scorer runs the output head over each row's last `keep` padded positions
+                head_rows += len(ws) * (width - min(w.input_len - w.n_scored for w in ws))
+            n_windows += len(windows)
+            inputs += sum(w.input_len for w in windows)
+            scored += sum(w.n_scored for w in windows)
+        out[bs] = {"windows": n_windows, "input_tokens": inputs, "padding_fraction": (computed - inputs) / computed,
+                   "scored_tokens": scored, "head_rows": head_rows}
     return out
 
 
@@ -417,6 +482,9 @@ def parse_args(argv=None):
     p.add_argument("--plan-max-chars", type=int, default=None,
                    help="characters per corpus for the padding report (default: the whole corpus files)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--sync-check", choices=("auto", "on", "off"), default="auto",
+                   help="on CUDA, count synchronising calls in one extra, untimed plugin-paper run over the "
+                        "first corpus (auto: on for cuda)")
     p.add_argument("--json", type=Path, help="also write the results here as JSON")
     p.add_argument("--verbose", action="store_true", help="show the harness's logs and progress bars")
     args = p.parse_args(argv)
@@ -480,6 +548,9 @@ def main(argv=None) -> int:
     on_gpu = torch.device(device).type == "cuda"
     block, stride = args.block_size, args.stride
     body, head = body_and_head(model)
+    attention = attention_shape(model.config)
+    attn_text = (f" + 4*{attention[0]}*{attention[1]}*causal pairs" if attention
+                 else "; attention left out: the config gives no layers/heads")
 
     machine = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
                "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
@@ -540,8 +611,9 @@ def main(argv=None) -> int:
             if method == "stock-rolling":
                 texts = [x for d in corpora.values() for x in d]
                 stock_bs = 1 if lm.batch_size == "auto" else int(lm.batch_size)
-                scored, inputs, padded, nwin = stock_plan(lm, texts, block, stock_bs)
+                scored, inputs, padded, nwin, pairs = stock_plan(lm, texts, block, stock_bs)
                 r.update(scored_tokens=scored, input_tokens=inputs, windows=nwin, batch_size=lm.batch_size,
+                         attention_pairs=pairs,
                          padded_tokens=None if lm.batch_size == "auto" else padded)  # unknown with auto
             best = results.get(method)
             if best is None or seconds < best["seconds"]:  # the fastest run is reported ...
@@ -569,15 +641,19 @@ def main(argv=None) -> int:
             computed = r["input_tokens"] + r["padded_tokens"]
             r["padding_fraction"] = r["padded_tokens"] / computed if computed else 0.0
         r["nll_per_token"] = -r["loglikelihood"] / r["scored_tokens"]
-        # Model FLOPs of the work each method has to do (same formula for all): 2 * body params per
-        # input token + 2 * d_model * vocab per scored token (attention scores are left out).
-        r["model_flops"] = 2 * body * r["input_tokens"] + 2 * head * r["scored_tokens"]
+        # The same formula for every method: the work it has to do, not what it happens to compute.
+        r["model_flops"] = model_flops(body, head, attention, r["input_tokens"], r["scored_tokens"],
+                                       r["attention_pairs"])
         r["mfu"] = r["model_flops"] / r["seconds"] / (args.peak_tflops * 1e12) if on_gpu else None
+        # Scored tokens/s at 100 % MFU: the hardware limit of this method's work.
+        r["limit_tokens_per_second"] = (r["scored_tokens"] * args.peak_tflops * 1e12 / r["model_flops"]
+                                        if on_gpu else None)
         rows.append(r)
 
     mem_label = "peak MiB" + (" (GPU)" if on_gpu else " (RSS)")
     header = (f"{'method':<16} {'scored tok':>10} {'input tok':>10} {'seconds':>8} {'scored tok/s':>12} "
-              f"{'vs ref':>7} {mem_label:>15} {'padding':>8} {'MFU':>6} {'nll/tok':>8} {'others':>6}")
+              f"{'vs ref':>7} {mem_label:>15} {'padding':>8} {'MFU':>6} {'limit tok/s':>11} {'nll/tok':>8} "
+              f"{'others':>6}")
     print()
     print(header)
     print("-" * len(header))
@@ -585,10 +661,12 @@ def main(argv=None) -> int:
         print(f"{r['method']:<16} {r['scored_tokens']:>10d} {r['input_tokens']:>10d} {r['seconds']:>8.2f} "
               f"{r['scored_tokens_per_second']:>12.1f} {fmt(r['ratio_to_reference'], '>6.2f') + 'x':>7} "
               f"{r['peak_memory_mib']:>15.1f} {pct(r['padding_fraction']):>8} "
-              f"{pct(r['mfu'], 1):>6} {r['nll_per_token']:>8.4f} {pct(r['other_cpu'], 0):>6}")
+              f"{pct(r['mfu'], 1):>6} {fmt(r['limit_tokens_per_second'], '>11.0f'):>11} "
+              f"{r['nll_per_token']:>8.4f} {pct(r['other_cpu'], 0):>6}")
     print(f"seconds: fastest of {args.repeats}; peak memory: {meter.how}; "
           "padding: padded / (input + padded) tokens of the batches run;\n"
-          f"MFU: (2*{body / 1e6:.1f}M*input + 2*{head / 1e6:.1f}M*scored tokens) / s / {args.peak_tflops:g} TFLOP/s; "
+          f"MFU: (2*{body / 1e6:.1f}M*input + 2*{head / 1e6:.1f}M*scored tokens{attn_text}) / s / "
+          f"{args.peak_tflops:g} TFLOP/s; limit: scored tok/s at 100% MFU;\n"
           "others: CPU share used by other processes during that run")
 
     summary = {}
@@ -618,6 +696,16 @@ def main(argv=None) -> int:
               f"{100 * pf:.2f}% of computed tokens (target < 5%): {'OK' if pf < 0.05 else 'ABOVE'}")
         summary["document_padding_fraction"] = pf
 
+    syncs = None
+    if on_gpu and args.sync_check != "off":
+        first = dict(list(corpora.items())[:1])
+        syncs = sync_report(lm, first, block, stride)
+        print(f"\nhost syncs in one plugin-paper run over {next(iter(first))} ({syncs['batches']} batches): "
+              f"{syncs['syncs']} in all, {syncs['plugin_syncs']} from lm_eval_compression")
+        for line, n in list(syncs["by_line"].items())[:8]:
+            print(f"  {n:>5}  {line}")
+        summary["plugin_syncs"] = syncs["plugin_syncs"]
+
     plan = None
     plan_bs = [int(x) for x in args.plan_batch_sizes.split(",") if x.strip()]
     if plan_bs:
@@ -629,7 +717,8 @@ def main(argv=None) -> int:
               "no model run):")
         for bs, v in plan.items():
             print(f"  batch size {bs:>3}: {v['windows']} windows, {v['input_tokens']} input tokens, "
-                  f"padding {100 * v['padding_fraction']:.2f}%")
+                  f"padding {100 * v['padding_fraction']:.2f}%, output head over "
+                  f"{v['head_rows'] / v['scored_tokens']:.3f}x the scored tokens")
 
     if args.json:
         report = {"model": args.model, "model_description": model_desc, "load_seconds": load_seconds,
@@ -639,7 +728,8 @@ def main(argv=None) -> int:
                                "peak_tflops": args.peak_tflops, "max_chars": args.max_chars,
                                "corpus": str(corpus_dir)},
                   "corpora": {n: {"documents": len(d), "chars": sum(map(len, d))} for n, d in corpora.items()},
-                  "peak_memory_method": meter.how, "results": rows, "summary": summary,
+                  "peak_memory_method": meter.how, "results": rows, "summary": summary, "sync_report": syncs,
+                  "attention_shape": attention,
                   "planned_document_padding": plan}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")

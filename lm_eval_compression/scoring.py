@@ -4,6 +4,8 @@ The model body runs over each batch of windows; the output head and a float32
 log-softmax are applied only to positions whose predictions are scored
 (``logits_to_keep``), in chunks that bound memory, and the target
 log-probabilities are summed per owner (document) on the device in float64.
+Each batch's host data travels in one transfer, asynchronous on CUDA, so the
+host never waits for the device until the task's totals are read.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .windows import Window, plan_batches
+from .windows import Window, plan_window_batches
 
-# Most float32 elements materialised at once by the log-softmax (512 MiB).
-LOGSOFTMAX_CHUNK_ELEMENTS = 1 << 27
+# Most float32 elements materialised at once by the log-softmax (128 MiB): bounds its temporaries.
+LOGSOFTMAX_CHUNK_ELEMENTS = 1 << 25
 
 
 @dataclass
@@ -36,6 +38,8 @@ class ScoreStats:
     input_tokens: int = 0
     padded_tokens: int = 0
     scored_tokens: int = 0
+    attention_pairs: int = 0  # causal query-key pairs, sum of n(n+1)/2 over windows of n inputs
+    head_rows: int = 0  # positions the output head and log-softmax ran over
     seconds: float = 0.0
     batch_size: int = 0
     token_budget: int = 0
@@ -53,6 +57,8 @@ class ScoreStats:
             "padded_tokens": self.padded_tokens,
             "padding_fraction": round(self.padding_fraction, 6),
             "scored_tokens": self.scored_tokens,
+            "attention_pairs": self.attention_pairs,
+            "head_rows": self.head_rows,
             "seconds": round(self.seconds, 3),
             "scored_tokens_per_second": round(self.scored_tokens / self.seconds, 2) if self.seconds else None,
             "batch_size": self.batch_size,
@@ -126,18 +132,32 @@ class WindowScorer:
         stats.input_tokens += sum(lengths)
         stats.padded_tokens += rows * width - sum(lengths)
         stats.scored_tokens += int(scored.sum())
+        stats.attention_pairs += sum(n * (n + 1) // 2 for n in lengths)
+        stats.head_rows += rows * keep
         stats.batches += 1
         stats.windows += rows
 
-        dev = self.device
-        logits = self.logits(torch.from_numpy(inputs).to(dev), keep)
         index = np.flatnonzero(scored)
-        if index[-1] - index[0] + 1 == len(index):
-            positions = slice(int(index[0]), int(index[-1]) + 1)
-        else:
-            positions = torch.from_numpy(index).to(dev)
-        lp = self.target_logprobs(logits, positions, torch.from_numpy(targets[scored]).to(dev))
-        totals.index_add_(0, torch.from_numpy(owner[scored]).to(dev), lp.double())
+        contiguous = index[-1] - index[0] + 1 == len(index)
+        parts = [inputs.ravel(), targets[scored], owner[scored]] + ([] if contiguous else [index])
+        flat = self.to_device(np.concatenate(parts))
+        sizes = [len(p) for p in parts]
+        pieces = torch.split(flat, sizes)
+        logits = self.logits(pieces[0].view(rows, width), keep)
+        positions = slice(int(index[0]), int(index[-1]) + 1) if contiguous else pieces[3]
+        lp = self.target_logprobs(logits, positions, pieces[1])
+        totals.index_add_(0, pieces[2], lp.double())
+
+    def to_device(self, array: np.ndarray) -> torch.Tensor:
+        """``array`` on the scoring device; on CUDA through pinned memory without a host sync.
+
+        A plain ``.to("cuda")`` of pageable memory synchronises the stream, which would make the
+        host wait for every batch before it can queue the next one.
+        """
+        tensor = torch.from_numpy(array)
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
 
     def score(self, sequences, owners, jobs: list[Job], n_owners: int, *, bos_id=None,
               batch_size: int, token_budget: int | None = None, progress=None) -> tuple[np.ndarray, ScoreStats]:
@@ -150,7 +170,8 @@ class WindowScorer:
         totals = torch.zeros(n_owners, dtype=torch.float64, device=self.device)
         start = time.perf_counter()
         # Every window has at least one input, so the token budget alone bounds the rows.
-        for batch in plan_batches(lengths, max_rows=token_budget, token_budget=token_budget):
+        windows = [j.window for j in jobs]
+        for batch in plan_window_batches(windows, max_rows=token_budget, token_budget=token_budget):
             self.run_batch(sequences, owners, [jobs[i] for i in batch], bos_id, totals, stats)
             if progress is not None:
                 progress.update(len(batch))

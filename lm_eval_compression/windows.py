@@ -120,26 +120,39 @@ def window_tokens(seq: list[int], window: Window, bos_id: int | None = None) -> 
     return inputs, seq[window.target_start:window.end + 1]
 
 
-def plan_batches(lengths: list[int], max_rows: int, token_budget: int, min_fill: float = 0.95) -> list[list[int]]:
+def plan_batches(lengths: list[int], max_rows: int, token_budget: int, min_fill: float = 0.95,
+                 groups: list | None = None) -> list[list[int]]:
     """Group window indices into batches of similar length.
 
-    Windows are sorted by length, longest first.  A batch grows while it has at
-    most ``max_rows`` rows, ``rows * longest`` stays within ``token_budget``
-    and every window is at least ``min_fill`` of the batch's longest, so short
-    windows share a batch and padding stays under ``1 - min_fill`` of the
-    computed tokens.
+    Windows are sorted by group, then by length, longest first.  A batch grows
+    while it has at most ``max_rows`` rows, ``rows * longest`` stays within
+    ``token_budget``, every window is at least ``min_fill`` of the batch's
+    longest and all are in the same group, so short windows share a batch and
+    padding stays under ``1 - min_fill`` of the computed tokens.
     """
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    group = groups if groups is not None else [0] * len(lengths)
+    order = sorted(range(len(lengths)), key=lambda i: (group[i], -lengths[i], i))
     batches: list[list[int]] = []
     current: list[int] = []
     for i in order:
         if current:
             longest = lengths[current[0]]
             if (len(current) >= max_rows or (len(current) + 1) * longest > token_budget
-                    or lengths[i] < min_fill * longest):
+                    or lengths[i] < min_fill * longest or group[i] != group[current[0]]):
                 batches.append(current)
                 current = []
         current.append(i)
     if current:
         batches.append(current)
     return batches
+
+
+def plan_window_batches(windows: list[Window], max_rows: int, token_budget: int) -> list[list[int]]:
+    """Batches of windows for the scorer.
+
+    Windows that score every input position (a document's or stream's first
+    window) are kept apart from windows with unscored context, so the output
+    head of a context batch runs only over the scored tail of its rows.
+    """
+    return plan_batches([w.input_len for w in windows], max_rows=max_rows, token_budget=token_budget,
+                        groups=[w.n_scored < w.input_len for w in windows])

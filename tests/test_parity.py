@@ -136,3 +136,42 @@ def test_float32_sums_under_bfloat16_model(tiny_models, corpus_dir):
         ref = document_loglikelihood(model, tokens, tok.bos_token_id, 64, 16)
         # bf16 logits are the same; only the summation precision would differ
         assert _close(resp["loglikelihood"], ref, rel=1e-5)
+
+
+@pytest.mark.parametrize("protocol", ["document", "paper"])
+def test_chunked_log_softmax_equals_plain_reference(tiny_models, corpus_dir, monkeypatch, protocol):
+    """Scored rows split into many log-softmax chunks (5 rows each) give the reference's numbers, both
+    when a batch's scored rows are one contiguous slice (paper) and when they are gathered (document,
+    windows of mixed lengths in a batch of 3)."""
+    from transformers import AutoConfig
+
+    from lm_eval_compression import scoring
+
+    path = tiny_models["bos"]
+    vocab = AutoConfig.from_pretrained(path).vocab_size
+    monkeypatch.setattr(scoring, "LOGSOFTMAX_CHUNK_ELEMENTS", 5 * vocab + 3)
+    calls = []
+    real = torch.logsumexp
+    monkeypatch.setattr(torch, "logsumexp", lambda *a, **k: calls.append(1) or real(*a, **k))
+    block, stride = 32, 8
+    task, name = ("compression_python", "python") if protocol == "document" else ("compression_arxiv_math",
+                                                                                   "arxiv_math")
+    res = evaluate(load_lm(path, "3"), [task],
+                   {"data_dir": corpus_dir, "block_size": block, "stride": stride, "protocol": protocol})
+    run = res["configs"][task]["compression"]["run"]
+    assert len(calls) >= run["scored_tokens"] // 5 > run["batches"]  # several chunks per batch
+    monkeypatch.setattr(torch, "logsumexp", real)
+    model, tok = _ref_model(path)
+    docs = _docs(corpus_dir, name)
+    got = per_doc(res, task)
+    if protocol == "paper":
+        total, shares = paper_loglikelihoods(model, [tok(d)["input_ids"] for d in docs], block, stride)
+        assert _close(sum(r["loglikelihood"] for r in got), total)
+        for resp, share in zip(got, shares):
+            assert _close(resp["loglikelihood"], share) or abs(resp["loglikelihood"] - share) < 1e-9
+        return
+    for resp, text in zip(got, docs):
+        tokens = tok(text, add_special_tokens=False)["input_ids"]
+        assert resp["window_bos"] is True  # auto, for a tokenizer that adds BOS
+        ref = document_loglikelihood(model, tokens, tok.bos_token_id, block, stride, bos=tok.bos_token_id)
+        assert _close(resp["loglikelihood"], ref)

@@ -9,6 +9,7 @@ from lm_eval_compression.windows import (
     document_windows,
     paper_windows,
     plan_batches,
+    plan_window_batches,
     window_tokens,
 )
 
@@ -104,3 +105,30 @@ def test_plan_batches_covers_every_window_once_within_budget():
         # every row fills at least 95 % of the batch width, so padding stays under 5 %
         assert all(lengths[i] >= 0.95 * longest for i in b)
         assert [lengths[i] for i in b] == sorted((lengths[i] for i in b), reverse=True)
+
+
+def test_plan_batches_never_mixes_groups():
+    lengths = [40, 40, 39, 40, 38, 40, 12, 12]
+    groups = [0, 1, 0, 1, 1, 0, 0, 1]
+    batches = plan_batches(lengths, max_rows=8, token_budget=1000, groups=groups)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert len({groups[i] for i in b}) == 1
+    # without groups the same lengths share batches across them
+    assert any(len({groups[i] for i in b}) == 2 for b in plan_batches(lengths, max_rows=8, token_budget=1000))
+
+
+def test_window_batches_keep_fully_scored_windows_apart():
+    """First windows (every input scored) never share a batch with context windows, so a context batch
+    needs the head only over its scored tail: exhaustively over small documents."""
+    for window_bos in (False, True):
+        windows = [w for n in range(1, 40) for w in document_windows(n, 8, 3, window_bos)]
+        batches = plan_window_batches(windows, max_rows=5, token_budget=40)
+        assert sorted(i for b in batches for i in b) == list(range(len(windows)))
+        for b in batches:
+            ws = [windows[i] for i in b]
+            full = {w.n_scored == w.input_len for w in ws}
+            assert len(full) == 1
+            keep = max(w.input_len for w in ws) - min(w.input_len - w.n_scored for w in ws)
+            if full == {False}:
+                assert keep <= 3  # at most one stride of head rows per window

