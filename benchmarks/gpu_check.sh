@@ -13,15 +13,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GPU_DIR=.gpu
 mode=${1:-}
+status=0
 
 bench() {  # bench NAME ARGS...: one benchmark run, its table and JSON kept under $OUT
     local name=$1
     shift
     echo "=== $name: $*"
     local start=$SECONDS
-    PYTHONUNBUFFERED=1 "$PYTHON" benchmarks/throughput.py --corpus "$GPU_DIR/corpora" --tokenizer "$GPU_DIR/tokenizer" \
-        --json "$OUT/$name.json" "$@" 2>&1 | tee "$OUT/$name.txt"
-    echo "=== $name took $((SECONDS - start)) s"
+    # A failed run is reported and the next one still runs: one lease, as many figures as possible.
+    if PYTHONUNBUFFERED=1 "$PYTHON" benchmarks/throughput.py --corpus "$GPU_DIR/corpora" \
+        --tokenizer "$GPU_DIR/tokenizer" --json "$OUT/$name.json" "$@" 2>&1 | tee "$OUT/$name.txt"; then
+        echo "=== $name took $((SECONDS - start)) s"
+    else
+        echo "=== $name FAILED after $((SECONDS - start)) s"
+        status=1
+    fi
 }
 
 case "$mode" in
@@ -45,7 +51,7 @@ run)
     : "${OUT:?set OUT to the folder for the results}"
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$GPU_DIR"/wheels/*.whl
     export PYTHONPATH=/tmp/site:$PWD
-    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+    { nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv || true; } | tee "$OUT/gpu.txt"
     "$PYTHON" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" \
         | tee -a "$OUT/gpu.txt"
     bench gpu-1.5b --model random-llama-1.5b --max-chars 200000 --batch-size 16 --repeats 2
@@ -65,3 +71,4 @@ smoke)
     exit 2
     ;;
 esac
+exit $status
