@@ -49,6 +49,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 import torch.nn.functional as F
 
+from lm_eval_compression.windows import causal_pairs
+
 CORPORA = ("cc", "python", "arxiv_math")
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -254,11 +256,6 @@ def model_flops(body: int, head: int, attention: tuple[int, int] | None,
     return float(flops)
 
 
-def causal_pairs(lengths) -> int:
-    """Causal query-key pairs of windows with these input lengths."""
-    return sum(n * (n + 1) // 2 for n in lengths)
-
-
 def body_and_head(model) -> tuple[int, int]:
     """(parameters outside the input embedding and output head, d_model * vocab of the head)."""
     skip = set()
@@ -427,7 +424,11 @@ def planned_document_padding(lm, corpora, block, stride, batch_sizes) -> dict:
     batches that harness.score_requests would plan task by task (one task per corpus), for several
     batch sizes; the batch size sets a token budget of batch_size * longest window of the task."""
     from lm_eval_compression.harness import resolve_window_bos
-    from lm_eval_compression.windows import document_windows, plan_window_batches
+    from lm_eval_compression.windows import (
+        batch_shape,
+        document_windows,
+        plan_window_batches,
+    )
 
     use_bos, _ = resolve_window_bos(lm, "auto")
     per_task = []
@@ -442,11 +443,9 @@ def planned_document_padding(lm, corpora, block, stride, batch_sizes) -> dict:
         for windows in per_task:
             budget = bs * max(w.input_len for w in windows)
             for batch in plan_window_batches(windows, max_rows=budget, token_budget=budget):
-                ws = [windows[i] for i in batch]
-                width = max(w.input_len for w in ws)
-                computed += len(ws) * width
-                # the scorer runs the output head over each row's last `keep` padded positions
-                head_rows += len(ws) * (width - min(w.input_len - w.n_scored for w in ws))
+                width, keep = batch_shape([windows[i] for i in batch])
+                computed += len(batch) * width
+                head_rows += len(batch) * keep
             n_windows += len(windows)
             inputs += sum(w.input_len for w in windows)
             scored += sum(w.n_scored for w in windows)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .windows import Window, plan_window_batches
+from .windows import Window, batch_shape, causal_pairs, plan_window_batches
 
 # Most float32 elements materialised at once by the log-softmax (128 MiB): bounds its temporaries.
 LOGSOFTMAX_CHUNK_ELEMENTS = 1 << 25
@@ -109,8 +109,7 @@ class WindowScorer:
 
     def run_batch(self, sequences, owners, jobs: list[Job], bos_id, totals: torch.Tensor, stats: ScoreStats) -> None:
         lengths = [j.window.input_len for j in jobs]
-        width = max(lengths)
-        keep = width - min(j.window.input_len - j.window.n_scored for j in jobs)
+        width, keep = batch_shape([j.window for j in jobs])
         rows = len(jobs)
         inputs = np.zeros((rows, width), dtype=np.int64)
         targets = np.zeros((rows, keep), dtype=np.int64)
@@ -132,7 +131,7 @@ class WindowScorer:
         stats.input_tokens += sum(lengths)
         stats.padded_tokens += rows * width - sum(lengths)
         stats.scored_tokens += int(scored.sum())
-        stats.attention_pairs += sum(n * (n + 1) // 2 for n in lengths)
+        stats.attention_pairs += causal_pairs(lengths)
         stats.head_rows += rows * keep
         stats.batches += 1
         stats.windows += rows

@@ -120,6 +120,18 @@ def window_tokens(seq: list[int], window: Window, bos_id: int | None = None) -> 
     return inputs, seq[window.target_start:window.end + 1]
 
 
+def causal_pairs(lengths) -> int:
+    """Causal query-key pairs of windows with these input lengths: n(n+1)/2 each."""
+    return sum(n * (n + 1) // 2 for n in lengths)
+
+
+def batch_shape(windows: list[Window]) -> tuple[int, int]:
+    """(width, keep) of a batch: rows are right-padded to the longest input, and the output head
+    runs over the last ``keep`` padded positions of every row, enough for each row's scored tail."""
+    width = max(w.input_len for w in windows)
+    return width, width - min(w.input_len - w.n_scored for w in windows)
+
+
 def plan_batches(lengths: list[int], max_rows: int, token_budget: int, min_fill: float = 0.95,
                  groups: list | None = None) -> list[list[int]]:
     """Group window indices into batches of similar length.

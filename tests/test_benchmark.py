@@ -36,6 +36,8 @@ def _limit_tokens_per_second(shape: str, block=1900, stride=512, peak_tflops=790
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    from lm_eval_compression.windows import causal_pairs
+
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         import throughput
@@ -46,7 +48,7 @@ def _limit_tokens_per_second(shape: str, block=1900, stride=512, peak_tflops=790
         model = LlamaForCausalLM(config)
     body, head = throughput.body_and_head(model)
     flops = throughput.model_flops(body, head, throughput.attention_shape(config), block, stride,
-                                   throughput.causal_pairs([block]))
+                                   causal_pairs([block]))
     params = sum(p.numel() for p in model.parameters())
     return stride * peak_tflops * 1e12 / flops, params
 
