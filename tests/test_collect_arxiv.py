@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from fixtures_collect import arxiv_sources, check_manifest_counts, collect, oai_pages, read_jsonl, serve, step
+from fixtures_collect import LAYOUTS, arxiv_sources, check_manifest_counts, collect, oai_pages, read_jsonl, serve, step
 
-from lm_eval_compression.collect.arxiv import find_main, inline_inputs, read_source, strip_comments
+from lm_eval_compression.collect.latex import find_main, inline_inputs, read_source, strip_comments
 
 DOC_STEPS = ["extract", "exact_dedup", "near_dedup", "sample"]
 
@@ -34,14 +34,15 @@ def _arxiv_server():
     return serve({"/oai": oai, "/e-print/": eprint})
 
 
-@pytest.fixture(scope="module")
-def arxiv_run(tmp_path_factory):
+@pytest.fixture(scope="module", params=list(LAYOUTS))
+def arxiv_run(tmp_path_factory, request):
     """list + download + extract as cleaned LaTeX."""
     tmp = tmp_path_factory.mktemp("arxiv")
     out, work = tmp / "out", tmp / "work"
     with _arxiv_server() as (base, log):
         collect("arxiv_math", "all", "--oai-url", f"{base}/oai", "--eprint-url", f"{base}/e-print",
-                "--after", "2023-09-01", "--delay", 0, "--out", out, "--work", work, "--format", "latex")
+                "--after", "2023-09-01", "--delay", 0, "--out", out, "--work", work, "--format", "latex",
+                *LAYOUTS[request.param])
         requests = list(log)
     return {"out": out, "work": work, "requests": requests,
             "manifest": json.loads((out / "arxiv_math.manifest.json").read_text()),

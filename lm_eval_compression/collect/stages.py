@@ -10,6 +10,7 @@ first, and so is every stage after it, so that outputs never mix results of diff
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -96,12 +97,14 @@ def make_executor(stage: Stage, folder: Path, opts: ExecutorOptions, depends=Non
     if opts.kind == "ray":
         from datatrove.executor.ray import RayPipelineExecutor
 
+        # --workers Ray jobs at a time, each running its share of the tasks (one worker process per task)
         return RayPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=logs,
-                                   cpus_per_task=opts.cpus_per_task, mem_per_cpu_gb=opts.mem_per_cpu_gb)
+                                   tasks_per_job=math.ceil(tasks / workers), cpus_per_task=opts.cpus_per_task,
+                                   mem_per_cpu_gb=opts.mem_per_cpu_gb)
     from datatrove.executor.slurm import SlurmPipelineExecutor
 
     return SlurmPipelineExecutor(pipeline, tasks=tasks, workers=workers, time=opts.time, partition=opts.partition,
-                                 cpus_per_task=opts.cpus_per_task, mem_per_cpu_gb=opts.mem_per_cpu_gb,
+                                 cpus_per_task=opts.cpus_per_task, mem_per_cpu_gb=math.ceil(opts.mem_per_cpu_gb),
                                  job_name=f"{opts.job_name}_{stage.name}", logging_dir=logs, depends=depends,
                                  venv_path=opts.venv_path, sbatch_args=dict(opts.sbatch_args) or None)
 
@@ -111,7 +114,9 @@ def _preload_forkserver() -> None:
     so that each worker does not import datatrove and its dependencies again."""
     import multiprocess
 
-    multiprocess.get_context("forkserver").set_forkserver_preload(["lm_eval_compression.collect.pipeline"])
+    modules = ["lm_eval_compression.collect.pipeline", "lm_eval_compression.collect.readers",
+               "lm_eval_compression.collect.warc", "warcio", "trafilatura", "resiliparse", "lingua"]
+    multiprocess.get_context("forkserver").set_forkserver_preload(modules)
 
 
 def run_stages(work: Path, stages: list[Stage], opts: ExecutorOptions, force: bool = False) -> list[Path]:
