@@ -142,3 +142,22 @@ def test_read_source_formats(tmp_path):
     assert sorted(read_source(tmp_path / "2310.00001")) == ["main.tex", "proof.tex", "sections/intro.tex"]
     assert list(read_source(tmp_path / "2310.00002")) == ["main.tex"]
     assert read_source(tmp_path / "2310.00003") == "pdf_only"
+
+
+def test_requests_retry_server_errors():
+    """Network retries are urllib3's Retry in requests' HTTPAdapter: two 503 answers, then the file."""
+    from lm_eval_compression.collect.network import PoliteSession
+
+    answers = [(503, "text/plain", b"busy"), (503, "text/plain", b"busy"), (200, "application/x-tar", b"SOURCE")]
+
+    def flaky(path, query):
+        return answers.pop(0)
+
+    with serve({"/e-print/": flaky}) as (base, log):
+        client = PoliteSession(delay=0, backoff=0)
+        r = client.get(f"{base}/e-print/2310.00001")
+        assert (r.status_code, r.content) == (200, b"SOURCE")
+        assert len(log) == 3 and client.requests == 1
+        answers.extend([(404, "text/plain", b"no such paper")] * 3)
+        assert client.get(f"{base}/e-print/2310.00002").status_code == 404  # not retried
+        assert len(log) == 4

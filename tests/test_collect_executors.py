@@ -103,5 +103,17 @@ def test_slurm_submission_scripts(tmp_path, monkeypatch):
     stage_jobs = [(1001 + i, args) for i, args in enumerate(submissions) if args[0].startswith("--export=")]
     assert len(stage_jobs) == len(scripts)
     assert not any(a.startswith("--dependency") for a in stage_jobs[0][1])
-    for (before, _), (_, args) in zip(stage_jobs, stage_jobs[1:]):
+    for (before, _), (_, args) in zip(stage_jobs, stage_jobs[1:], strict=False):
         assert f"--dependency=afterok:{before}" in args
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--executor", "slurm"], "--executor slurm needs --partition"),
+    (["--tasks", "0"], "--tasks must be at least 1"),
+    (["--near-dup-threshold", "1.5"], "--near-dup-threshold must be in"),
+    (["--decontaminate", "missing.jsonl"], "--decontaminate missing.jsonl: no such file"),
+])
+def test_bad_execution_settings_fail_before_work(tmp_path, option, message):
+    with pytest.raises(SystemExit, match=message):
+        collect("cc", "extract", "--warc", tmp_path / "none.warc.gz", "--out", tmp_path, *option)
+    assert not (tmp_path / "work").exists()

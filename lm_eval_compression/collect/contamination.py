@@ -13,8 +13,8 @@ import argparse
 import contextlib
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import xxhash
@@ -60,7 +60,7 @@ class NgramIndex:
         self.docs = docs
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], n: int = 13, sources: list[str] | None = None) -> "NgramIndex":
+    def from_texts(cls, texts: Iterable[str], n: int = 13, sources: list[str] | None = None) -> NgramIndex:
         parts, docs = [], 0
         for text in texts:
             parts.append(ngram_hashes(text, n))
@@ -69,7 +69,7 @@ class NgramIndex:
         return cls(hashes, n, sources or [], docs)
 
     @classmethod
-    def from_jsonl(cls, paths: Iterable[str], n: int = 13) -> "NgramIndex":
+    def from_jsonl(cls, paths: Iterable[str], n: int = 13) -> NgramIndex:
         """Index JSON-lines files whose rows have ``content`` (evaluation schema) or ``text``."""
         paths = [str(p) for p in paths]
 

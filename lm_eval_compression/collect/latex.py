@@ -10,6 +10,7 @@ import posixpath
 import re
 import subprocess
 import tarfile
+from pathlib import Path
 
 TEX_SUFFIXES = (".tex", ".ltx", ".bbl")
 MAX_MEMBER_BYTES = 20_000_000

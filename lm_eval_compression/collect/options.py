@@ -47,7 +47,9 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
 
 
 def date_range_of(args) -> DateRange:
-    """``--after``/``--before`` as a DateRange; a bad range is a usage error."""
+    """``--after``/``--before`` as a DateRange; a bad range is a usage error.  Also checks the other
+    shared settings (:func:`check_args`), so every pipeline refuses bad input before it starts."""
+    check_args(args)
     try:
         return DateRange(args.after, args.before)
     except ValueError as e:
@@ -60,3 +62,27 @@ def work_dir(args, area: str) -> Path:
 
 def public_params(args) -> dict:
     return {k: v for k, v in vars(args).items() if not callable(v)}
+
+
+def check_args(args) -> None:
+    """Settings that would fail late (on a cluster, after the downloads) are refused before any work."""
+    if not 0 < args.near_dup_threshold <= 1:
+        raise SystemExit(f"--near-dup-threshold must be in (0, 1], not {args.near_dup_threshold}")
+    if args.num_perm < 2:
+        raise SystemExit(f"--num-perm must be at least 2, not {args.num_perm}")
+    if args.target_chars is not None and args.target_chars < 1:
+        raise SystemExit(f"--target-chars must be positive, not {args.target_chars}")
+    for ref in args.decontaminate:
+        if not Path(ref).is_file():
+            raise SystemExit(f"--decontaminate {ref}: no such file")
+    if args.tasks < 1:
+        raise SystemExit(f"--tasks must be at least 1, not {args.tasks}")
+    if args.workers < 1 and args.workers != -1:
+        raise SystemExit(f"--workers must be at least 1 (or -1: as many as tasks), not {args.workers}")
+    if args.executor == "slurm" and not args.partition:
+        raise SystemExit("--executor slurm needs --partition")
+    if args.executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise SystemExit("--executor ray needs the ray package (pip install -e '.[collect]')") from None

@@ -13,16 +13,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets
 from datatrove.pipeline.readers import JsonlReader
 
 from .contamination import ContaminationFilter
-from .dedup import ExactDedupFilter, ExactDedupFind, ExactDedupSignature, NearDupCluster, NearDupFilter, \
-    NearDupSignature, minhash_config
+from .dedup import (
+    ExactDedupFilter,
+    ExactDedupFind,
+    ExactDedupSignature,
+    NearDupCluster,
+    NearDupFilter,
+    NearDupSignature,
+    minhash_config,
+)
 from .manifest import ManifestStep
 from .sampling import EvalWriter, SampleStep
 from .stages import ExecutorOptions, Stage, run_stages
@@ -61,14 +68,16 @@ def reader(folder: Path) -> JsonlReader:
 def build_stages(corpus: Corpus, args, work: Path, parameters: dict, date_range: dict) -> list[Stage]:
     d = {name: work / "stages" / f"{i:02d}_{name}" for i, name in enumerate(STAGES, 1)}
     config = minhash_config(args.near_dup_threshold, args.num_perm, 5)
+    shingle = "5 code tokens" if corpus.shingle_mode == "code" else "5 words"
     near = {"threshold": args.near_dup_threshold, "num_perm": args.num_perm, "bands": config.num_buckets,
-            "rows": config.hashes_per_bucket, "shingle": f"5 {'code tokens' if corpus.shingle_mode == 'code' else 'words'}"}
+            "rows": config.hashes_per_bucket, "shingle": shingle}
     refs = [str(Path(r)) for r in args.decontaminate]
 
     def decontaminate(folder: Path) -> list:
         if not refs:
             return []
-        return [ContaminationFilter(references=refs, n=args.ngram, exclusion_writer=dropped_writer(folder, "decontaminate"))]
+        return [ContaminationFilter(references=refs, n=args.ngram,
+                                    exclusion_writer=dropped_writer(folder, "decontaminate"))]
 
     stages = [
         Stage("extract", lambda f: [*corpus.reader(f), *corpus.early_filters(f),

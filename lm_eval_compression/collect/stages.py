@@ -13,9 +13,9 @@ import json
 import math
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .files import jsonable, write_json
 
@@ -70,7 +70,7 @@ def prepare(work: Path, stages: list[Stage], opts: ExecutorOptions, force: bool)
     """Clear stages whose parameters changed (and all later ones); record the parameters."""
     dirs = stage_dirs(work, stages)
     stale = force
-    for stage, folder in zip(stages, dirs):
+    for stage, folder in zip(stages, dirs, strict=True):
         params = jsonable({**stage.params, "tasks": stage_tasks(stage, opts)})
         saved = folder / "params.json"
         if not stale:
@@ -125,7 +125,7 @@ def run_stages(work: Path, stages: list[Stage], opts: ExecutorOptions, force: bo
     dirs = prepare(work, stages, opts, force)
     if opts.kind == "slurm":
         previous = None
-        for stage, folder in zip(stages, dirs):
+        for stage, folder in zip(stages, dirs, strict=True):
             previous = make_executor(stage, folder, opts, depends=previous)
         previous.run()  # submits the whole chain, each job depending on the one before
         print(f"[collect] submitted {len(stages)} Slurm jobs; logs under {work / 'stages'}", file=sys.stderr)
@@ -135,7 +135,7 @@ def run_stages(work: Path, stages: list[Stage], opts: ExecutorOptions, force: bo
 
         if not ray.is_initialized():
             ray.init(address=opts.ray_address)
-    for stage, folder in zip(stages, dirs):
+    for stage, folder in zip(stages, dirs, strict=True):
         executor = make_executor(stage, folder, opts)
         if not executor.get_incomplete_ranks(skip_completed=True):
             print(f"[collect] {stage.name}: done before, skipped (use --force to redo)", file=sys.stderr)

@@ -15,8 +15,8 @@ import argparse
 import random
 from pathlib import Path
 
-from .filters import LinguaLanguageFilter, gopher_filters
 from .files import fingerprint
+from .filters import LinguaLanguageFilter, gopher_filters
 from .options import add_common_args, date_range_of, public_params, work_dir
 from .pipeline import Corpus, run_corpus
 from .steps import dropped_writer
