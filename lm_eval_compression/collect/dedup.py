@@ -11,8 +11,9 @@ Near: datatrove's MinHash stages.  :class:`NearDupSignature` is datatrove's sign
 project's shingles (lower-cased word 5-grams for prose, identifier/punctuation 5-grams for code), with
 the LSH banding that datasketch chooses for the Jaccard threshold (0.85 in the paper) and the number of
 permutations; datatrove's ``MinhashDedupBuckets`` finds the pairs that share a band;
-:class:`NearDupCluster` joins pairs into clusters; :class:`NearDupFilter` drops all but the first of each
-cluster (reason ``near_duplicate``, ``metadata["near_duplicate_of"]``).
+:class:`NearDupCluster` keeps the pairs whose whole signatures agree on at least the threshold share of
+values and joins them into clusters; :class:`NearDupFilter` drops all but the first of each cluster
+(reason ``near_duplicate``, ``metadata["near_duplicate_of"]``).
 """
 
 from __future__ import annotations
@@ -195,21 +196,50 @@ class NearDupSignature(MinhashDedupSignature):
 
 
 class NearDupCluster(PipelineStep):
-    """MinHash stage 3 (one task): union of the pairs from datatrove's bucket stage; of each cluster the
-    first document in source order stays, ``drops.json`` maps the others to it."""
+    """MinHash stage 3 (one task).  The pairs that datatrove's bucket stage found (sharing one band) are
+    checked against the whole signature: a pair stays when the share of equal MinHash values (the estimated
+    Jaccard similarity) reaches ``threshold``, as datasketch's LSH queries did.  Checked pairs are joined into
+    clusters; of each, the first document in source order stays and ``drops.json`` maps the others to it."""
 
     type = "🫂 - DEDUP"
     name = "near dedup clusters"
 
-    def __init__(self, dups_folder: str, signatures_folder: str, output_folder: str):
+    def __init__(self, dups_folder: str, signatures_folder: str, output_folder: str, config: MinhashConfig,
+                 threshold: float):
         super().__init__()
         self.dups_folder = get_datafolder(dups_folder)
         self.signatures_folder = get_datafolder(signatures_folder)
         self.output_folder = output_folder
+        self.config = config
+        self.threshold = threshold
+
+    def pairs(self) -> set[tuple[tuple[int, int], tuple[int, int]]]:
+        found = set()
+        for name in sorted(self.dups_folder.list_files(glob_pattern="*.dups")):
+            with self.dups_folder.open(name, "rb") as f:
+                for f1, d1, f2, d2 in read_tuples_from_file(f, "4I", lines_to_buffer=1000):
+                    found.add(tuple(sorted([(f1, d1), (f2, d2)])))
+        return found
+
+    def signatures(self, nodes: set[tuple[int, int]]) -> dict[tuple[int, int], np.ndarray]:
+        """The whole signature (all bands) of each document in ``nodes``, from stage 1's bucket files."""
+        cfg = self.config
+        dtype = np.dtype([("h", f"<{cfg.hash_config.struct_format}", (cfg.hashes_per_bucket,)), ("doc", "<u4")])
+        parts: dict[tuple[int, int], list] = {node: [None] * cfg.num_buckets for node in nodes}
+        for file_id in sorted({f for f, _ in nodes}):
+            wanted = {d for f, d in nodes if f == file_id}
+            for b in range(cfg.num_buckets):
+                with self.signatures_folder.open(f"bucket_{b:03d}/{file_id:05d}.minhash.sig", "rb") as f:
+                    records = np.frombuffer(f.read(), dtype=dtype)
+                for rec in records[np.isin(records["doc"], list(wanted))]:
+                    parts[(file_id, int(rec["doc"]))][b] = rec["h"]
+        return {node: np.concatenate(p) for node, p in parts.items()}
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if world_size != 1:
             raise ValueError("near dedup clustering runs as a single task")
+        candidates = self.pairs()
+        sigs = self.signatures({node for pair in candidates for node in pair})
         parent: dict[tuple[int, int], tuple[int, int]] = {}
 
         def find(x):
@@ -220,12 +250,14 @@ class NearDupCluster(PipelineStep):
                 parent[x], x = root, parent[x]
             return root
 
-        for name in sorted(self.dups_folder.list_files(glob_pattern="*.dups")):
-            with self.dups_folder.open(name, "rb") as f:
-                for f1, d1, f2, d2 in read_tuples_from_file(f, "4I", lines_to_buffer=1000):
-                    ra, rb = find((f1, d1)), find((f2, d2))
-                    if ra != rb:
-                        parent[max(ra, rb)] = min(ra, rb)
+        for a, b in sorted(candidates):
+            self.stat_update("candidate_pairs")
+            if float(np.mean(sigs[a] == sigs[b])) < self.threshold:
+                continue
+            self.stat_update("similar_pairs")
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
         names = {}
         for file_id in sorted({f for f, _ in parent}):
             with self.signatures_folder.open(f"ids/{file_id:05d}.jsonl", "r") as f:

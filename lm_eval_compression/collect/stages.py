@@ -97,10 +97,9 @@ def make_executor(stage: Stage, folder: Path, opts: ExecutorOptions, depends=Non
     if opts.kind == "ray":
         from datatrove.executor.ray import RayPipelineExecutor
 
-        # --workers Ray jobs at a time, each running its share of the tasks (one worker process per task)
+        # one Ray job per task (so that the CPUs and memory reserved per task hold), --workers at a time
         return RayPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=logs,
-                                   tasks_per_job=math.ceil(tasks / workers), cpus_per_task=opts.cpus_per_task,
-                                   mem_per_cpu_gb=opts.mem_per_cpu_gb)
+                                   cpus_per_task=opts.cpus_per_task, mem_per_cpu_gb=opts.mem_per_cpu_gb)
     from datatrove.executor.slurm import SlurmPipelineExecutor
 
     return SlurmPipelineExecutor(pipeline, tasks=tasks, workers=workers, time=opts.time, partition=opts.partition,
