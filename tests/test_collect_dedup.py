@@ -1,6 +1,5 @@
-"""Near-duplicate removal: datatrove's multi-stage MinHash (as run by the pipelines) against the
-single-process datasketch index that the pipelines used before, and the whole-signature check of the
-pairs that share a band."""
+"""Near-duplicate removal: datatrove's multi-stage MinHash (as run by the pipelines) against a
+single-process datasketch LSH index, and the whole-signature check of the pairs that share a band."""
 
 from __future__ import annotations
 
@@ -34,7 +33,7 @@ def near_dedup_stages(docs: list[Document], tmp, threshold: float = 0.85) -> dic
 
 
 def datasketch_reference(docs: list[Document], threshold: float = 0.85) -> dict:
-    """The earlier in-memory path: each document against the kept ones, LSH candidates checked by their
+    """An in-memory reference: each document against the kept ones, LSH candidates checked by their
     estimated Jaccard similarity."""
     lsh, kept, drops = MinHashLSH(threshold=threshold, num_perm=128), {}, {}
     for doc in docs:

@@ -106,7 +106,7 @@ def build_manifest(area: str, work: Path, stage_dirs: list[Path], fetch_steps: l
     manifest = {
         "area": area,
         "output": f"{area}.jsonl",
-        "created": iso(dt.datetime.now(dt.UTC)),
+        "created": iso(dt.datetime.now(dt.timezone.utc)),
         "date_range": date_range,
         "parameters": parameters,
         "steps": steps,

@@ -65,7 +65,7 @@ def add_parser(sub) -> None:
 def search(args, work: Path, repo_list: Path, date_range) -> None:
     if date_range.after is None:
         raise SystemExit("search needs --after (the cut-off date)")
-    end = (date_range.before or dt.datetime.now(dt.UTC).replace(microsecond=0)) - dt.timedelta(seconds=1)
+    end = (date_range.before or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)) - dt.timedelta(seconds=1)
     token = os.environ.get("GITHUB_TOKEN")
     if not token:
         print("[collect] warning: GITHUB_TOKEN is not set; unauthenticated search allows 10 requests/minute",
