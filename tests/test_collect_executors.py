@@ -112,6 +112,7 @@ def test_slurm_submission_scripts(tmp_path, monkeypatch):
     (["--tasks", "0"], "--tasks must be at least 1"),
     (["--near-dup-threshold", "1.5"], "--near-dup-threshold must be in"),
     (["--decontaminate", "missing.jsonl"], "--decontaminate missing.jsonl: no such file"),
+    (["--sbatch-arg", "account"], "expected KEY=VALUE"),
 ])
 def test_bad_execution_settings_fail_before_work(tmp_path, option, message):
     with pytest.raises(SystemExit, match=message):

@@ -79,6 +79,9 @@ def check_args(args) -> None:
         raise SystemExit(f"--tasks must be at least 1, not {args.tasks}")
     if args.workers < 1 and args.workers != -1:
         raise SystemExit(f"--workers must be at least 1 (or -1: as many as tasks), not {args.workers}")
+    for item in args.sbatch_arg:
+        if "=" not in item or not item.split("=", 1)[0]:
+            raise SystemExit(f"--sbatch-arg {item!r}: expected KEY=VALUE (e.g. account=myproj)")
     if args.executor == "slurm" and not args.partition:
         raise SystemExit("--executor slurm needs --partition")
     if args.executor == "ray":
