@@ -1,6 +1,7 @@
 """Failures end cleanly: non-finite scores, out of memory, unsupported model types, a first run offline."""
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -17,14 +18,16 @@ META = {"block_size": 32, "stride": 8}
 POISON = "🙂"
 
 
-@pytest.fixture(scope="module")
-def nan_model(tmp_path_factory):
-    """A tiny model whose input embedding of one token is NaN: every prediction after it is NaN."""
+def nan_model(path, docs, poisoned_doc):
+    """A tiny model whose input embedding of a token found only in ``docs[poisoned_doc]`` is NaN: every
+    prediction from that token on is NaN."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = make_tiny_model(tmp_path_factory.mktemp("nan"), add_bos=False, seed=3)
+    path = make_tiny_model(path, add_bos=False, seed=3)
     tok = AutoTokenizer.from_pretrained(path)
-    poison = tok(POISON, add_special_tokens=False)["input_ids"][-1]
+    ids = [set(tok(d, add_special_tokens=False)["input_ids"]) for d in docs]
+    others = set().union(*(x for i, x in enumerate(ids) if i != poisoned_doc))
+    poison = min(ids[poisoned_doc] - others)
     model = AutoModelForCausalLM.from_pretrained(path)
     with torch.no_grad():
         model.get_input_embeddings().weight[poison] = float("nan")
@@ -32,11 +35,12 @@ def nan_model(tmp_path_factory):
     return path
 
 
-def test_non_finite_log_probability_stops_the_run_naming_document_and_window(nan_model, tmp_path):
+def test_non_finite_log_probability_stops_the_run_naming_document_and_window(tmp_path):
     words = "clean words only here and there " * 12
     docs = [words, words + " then a " + POISON + " and more text after it " * 4, words]
+    model = nan_model(tmp_path / "nan", docs, 1)
     folder = write_corpus(tmp_path / "c", {"cc": docs})
-    results, proc = run_lm_eval(["--model", "hf", "--model_args", f"pretrained={nan_model},dtype=float32",
+    results, proc = run_lm_eval(["--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
                                  "--tasks", "compression_cc", "--include_path", str(TASKS_DIR), "--device", "cpu",
                                  "--metadata", f'{{"data_dir": "{folder}", "block_size": 32, "stride": 8}}'],
                                 cwd=tmp_path / "run", check=False)
@@ -44,7 +48,7 @@ def test_non_finite_log_probability_stops_the_run_naming_document_and_window(nan
     err = proc.stderr
     assert "task compression_cc: non-finite log-probability" in err
     assert f"in document 1 ({docs[1][:60]!r})" in err
-    assert "window " in err and " of " in err.split("window ", 1)[1][:20]
+    assert re.search(r"window \d+ of \d+ \(tokens \d+\.\.\d+", err)
 
 
 def test_out_of_memory_with_auto_halves_the_batch_and_matches(tiny_models, corpus_dir, monkeypatch, caplog):
@@ -67,9 +71,10 @@ def test_out_of_memory_with_auto_halves_the_batch_and_matches(tiny_models, corpu
     warnings = [r for r in caplog.records if "out of memory" in r.getMessage()]
     assert 1 <= len(warnings) == run["out_of_memory_retries"]
     got, want = res["results"]["compression_python"], reference["results"]["compression_python"]
-    assert math.isclose(got["bpc,none"], want["bpc,none"], rel_tol=1e-9)
+    # Other batch compositions than the batch-1 reference: float32 agreement, as in test_parity's batch test.
+    assert math.isclose(got["bpc,none"], want["bpc,none"], rel_tol=1e-6)
     for a, b in zip(per_doc(res, "compression_python"), per_doc(reference, "compression_python")):
-        assert math.isclose(a["loglikelihood"], b["loglikelihood"], rel_tol=1e-9)
+        assert math.isclose(a["loglikelihood"], b["loglikelihood"], rel_tol=1e-6)
 
 
 def test_out_of_memory_with_fixed_batch_size_suggests_auto(tiny_models, corpus_dir, monkeypatch):
