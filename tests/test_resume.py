@@ -18,13 +18,13 @@ from helpers import TASKS_DIR, _sample_docs, write_corpus
 from lm_eval_compression.resume import StreamCheckpoints
 from lm_eval_compression.scoring import Checkpoint
 
-BLOCK, STRIDE = 32, 4
+BLOCK, STRIDE = 32, 8
 
 
 @pytest.fixture(scope="module")
 def long_corpus(tmp_path_factory):
-    """Enough windows (about 2,500) that a run takes several seconds on the tiny model."""
-    return write_corpus(tmp_path_factory.mktemp("long"), {"cc": _sample_docs(7, 60, 160)})
+    """Enough windows (about 900) that a run takes several seconds on the tiny model."""
+    return write_corpus(tmp_path_factory.mktemp("long"), {"cc": _sample_docs(7, 30, 160)})
 
 
 def lm_eval_cmd(model, corpus, protocol, out, cache=None):
@@ -128,7 +128,7 @@ def test_paper_checkpoint_of_other_settings_is_not_used(tiny_models, long_corpus
     run_and_kill(lm_eval_cmd(model, long_corpus, "paper", tmp_path / "killed", cache),
                  lambda: any(cache.parent.glob("c_rank0.db.compression-*.npz")), tmp_path)
     cmd = lm_eval_cmd(model, long_corpus, "paper", tmp_path / "other", cache)
-    cmd[cmd.index("--metadata") + 1] = json.dumps({"data_dir": long_corpus, "block_size": BLOCK, "stride": 8,
+    cmd[cmd.index("--metadata") + 1] = json.dumps({"data_dir": long_corpus, "block_size": BLOCK, "stride": 16,
                                                    "protocol": "paper"})
     proc = subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
