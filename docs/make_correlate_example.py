@@ -1,9 +1,12 @@
-"""Regenerate the README example of the correlate report: docs/correlate_example.png and docs/correlate.md.
+"""Regenerate the documented example of the report: docs/correlate.md, docs/correlate_example.png and
+docs/correlate_many_models.png.
 
-Writes the synthetic results files of the tests (tests/correlate_fixtures.py,
-saved by lm-eval's own EvaluationTracker) into a temporary ``results/`` folder,
-runs the ``correlate`` and ``leaderboard`` commands there exactly as shown in the
-snippet, and copies the plot and the printed tables into docs/.
+Writes synthetic results files (``lm_eval_compression.report.synthetic``, saved by
+lm-eval's own EvaluationTracker) into a temporary ``results/`` folder, runs the
+``correlate`` and ``leaderboard`` commands there exactly as shown in the snippet,
+and copies the plot and the printed tables into docs/.  A second run on 24
+models in tight clusters, with several benchmarks per area, makes the crowded
+figure.
 
     python docs/make_correlate_example.py
 """
@@ -17,11 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parent
-REPO = DOCS.parent
-sys.path.insert(0, str(REPO / "tests"))
+from lm_eval_compression.report import synthetic
 
-import correlate_fixtures  # noqa: E402
+DOCS = Path(__file__).resolve().parent
 
 CORRELATE = [
     "correlate", "results",
@@ -31,6 +32,8 @@ CORRELATE = [
     "--output-dir", "report",
 ]
 LEADERBOARD = ["leaderboard", "results", "--output-dir", "report"]
+CROWDED = ["correlate", "results"] + [arg for name, specs in synthetic.CROWDED_AREAS.items()
+                                      for arg in ("--area", f"{name}={','.join(specs)}")] + ["--output-dir", "report"]
 
 TEMPLATE = """\
 ## Where does a model sit on the compression line?
@@ -109,14 +112,19 @@ def shown(args: list[str]) -> str:
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        correlate_fixtures.write_suite(work / "results")
+        synthetic.write_suite(work / "results")
         correlate_output = run(CORRELATE, work)
         leaderboard_output = run(LEADERBOARD, work)
         shutil.copyfile(work / "report" / "correlate.png", DOCS / "correlate_example.png")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        synthetic.write_suite(work / "results", synthetic.crowded_models())
+        run(CROWDED, work)
+        shutil.copyfile(work / "report" / "correlate.png", DOCS / "correlate_many_models.png")
     text = TEMPLATE.format(correlate=shown(CORRELATE), correlate_output=correlate_output,
                            leaderboard=shown(LEADERBOARD), leaderboard_output=leaderboard_output)
     (DOCS / "correlate.md").write_text(text, encoding="utf-8")
-    print(f"wrote {DOCS / 'correlate.md'} and {DOCS / 'correlate_example.png'}")
+    print(f"wrote {DOCS / 'correlate.md'}, {DOCS / 'correlate_example.png'} and {DOCS / 'correlate_many_models.png'}")
     return 0
 
 

@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = fits_markdown(fits)
         print(text, end="")
         if args.output_dir:
-            from .plot import plot_fits  # needs matplotlib and adjustText
+            from .plot import plot_fits  # needs matplotlib
 
             write_report(args.output_dir, "correlate.md", text, [
                 lambda out: write_fit_csv(fits, out / "correlate.csv"),

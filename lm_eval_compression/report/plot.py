@@ -2,7 +2,7 @@
 
 The only module of the report that imports matplotlib.  It draws on an Agg
 canvas of its own (no pyplot figure), so the caller's backend is untouched.
-Model labels are moved apart with adjustText so that close points stay
+Model labels are placed by :mod:`.label_layout` so that close points stay
 readable; a title lists the area's benchmarks on as many lines as needed, up to
 :data:`TITLE_LINES`, then says how many more there are.
 """
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-from adjustText import adjust_text
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
 from .fit import AreaFit
+from .label_layout import place_labels
 from .render import fmt
 
 # each panel is PANEL_SIZE inches at PLOT_DPI
@@ -29,6 +29,8 @@ FONT_SIZE = 9
 LABEL_SIZE = 7
 TITLE_LINES = 4  # the area's name and up to three lines of benchmarks
 TITLE_WIDTH = 0.8  # of the panel's width: about the width of its axes
+MARKER_SIZE = 4  # points
+LEADER_MIN = 6  # pixels between a label and its point from which a line joins them
 LABEL_GID = "model-label"
 TITLE_GID = "area-title"
 
@@ -42,10 +44,10 @@ def title_lines(name: str, items: Sequence[str], fits_width, max_lines: int = TI
     lines = [name]
     current = ""
     for index, item in enumerate(items):
-        while not fits_width(item) and len(item) > 4:
+        while not fits_width(item + ",") and len(item) > 4:
             item = item[:-2] + "…"
         candidate = f"{current}, {item}" if current else item
-        if fits_width(candidate + ","):
+        if not current or fits_width(candidate + ","):
             current = candidate
             continue
         if len(lines) + 1 >= max_lines:  # no room for another line: close this one with a count
@@ -85,7 +87,7 @@ def _draw_panel(ax, fit: AreaFit, renderer, title_width: float) -> None:
             label=f"fit: r = {s.pearson_r:.3f} [{fmt(s.pearson_ci_low, 2)}, {fmt(s.pearson_ci_high, 2)}], "
                   f"R² = {s.r_squared:.2f}")
     xerr = [r.bpc_stderr or 0.0 for r in fit.rows]
-    ax.errorbar(x, y, xerr=xerr if any(xerr) else None, fmt="o", color="tab:red", markersize=4,
+    ax.errorbar(x, y, xerr=xerr if any(xerr) else None, fmt="o", color="tab:red", markersize=MARKER_SIZE,
                 elinewidth=0.8, label=f"models (n = {s.n})")
     ax.set_xlabel(f"bits per character ({fit.area.bpc_task})")
     ax.set_ylabel("score" if len(fit.area.scores) == 1 else "average score")
@@ -100,13 +102,22 @@ def _draw_panel(ax, fit: AreaFit, renderer, title_width: float) -> None:
     ax.legend(fontsize=LABEL_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
 
 
-def _place_labels(ax, fit: AreaFit) -> None:
-    """Label every point, then let adjustText move the labels off each other and off the points."""
-    x = np.array([r.bpc for r in fit.rows])
-    y = np.array([r.score for r in fit.rows])
-    texts = [ax.text(r.bpc, r.score, r.label, fontsize=LABEL_SIZE, gid=LABEL_GID) for r in fit.rows]
-    adjust_text(texts, x=x, y=y, ax=ax, iter_lim=500, expand=(1.15, 1.4), ensure_inside_axes=True,
-                arrowprops={"arrowstyle": "-", "color": "0.45", "linewidth": 0.5})
+def _place_labels(ax, fit: AreaFit, renderer) -> None:
+    """Label every point where the label overlaps no other label and no point; a thin line joins a
+    label to its point when it sits away from it."""
+    points = ax.transData.transform(np.array([[r.bpc, r.score] for r in fit.rows]))
+    texts = [ax.text(0, 0, r.label, fontsize=LABEL_SIZE, gid=LABEL_GID, ha="left", va="bottom") for r in fit.rows]
+    sizes = [(box.width, box.height) for box in (t.get_window_extent(renderer) for t in texts)]
+    frame = ax.bbox
+    boxes = place_labels(points, sizes, (frame.x0 + 2, frame.y0 + 2, frame.x1 - 2, frame.y1 - 2),
+                         point_radius=MARKER_SIZE * ax.figure.dpi / 72)
+    to_data = ax.transData.inverted()
+    for text, point, box in zip(texts, points, boxes, strict=True):
+        text.set_position(to_data.transform(box[:2]))
+        nearest = np.clip(point, box[:2], box[2:])
+        if np.hypot(*(nearest - point)) > LEADER_MIN:
+            ends = to_data.transform(np.array([point, nearest]))
+            ax.plot(ends[:, 0], ends[:, 1], color="0.5", linewidth=0.5, zorder=1.5)
 
 
 def draw_fits(fits: Sequence[AreaFit], *, dpi: int = PLOT_DPI, panel_size: tuple[float, float] = PANEL_SIZE) -> Figure:
@@ -122,7 +133,7 @@ def draw_fits(fits: Sequence[AreaFit], *, dpi: int = PLOT_DPI, panel_size: tuple
         canvas.draw()  # settle the constrained layout before placing labels in display space
         fig.set_layout_engine("none")
         for ax, fit in zip(axes, fits, strict=True):
-            _place_labels(ax, fit)
+            _place_labels(ax, fit, renderer)
         canvas.draw()
     return fig
 
