@@ -72,15 +72,26 @@ models, see `docs/make_correlate_example.py`), not from real models:
 `report/` then holds `correlate.md`, `correlate.csv` (one row per model and area),
 `correlate_stats.csv` and the plot as `correlate.png` and `correlate.svg`: one panel per
 area, the fit line with the 95 % confidence band of the mean prediction, each model
-labelled (`--label MODEL_OR_PATH=NAME` renames one).
+labelled. A model is shown by a readable name: a hub id as given
+(`EleutherAI/pythia-410m`), a local model folder by its last component, a GGUF model by
+its file name without `.gguf` (`SmolLM2-135M-Instruct.Q4_1`); two models that would share
+a name keep their full paths, and `--label MODEL_OR_PATH=NAME` renames one.
 
-![score against bits-per-character, synthetic example](docs/correlate_example.png)
+![score against bits-per-character, synthetic example](correlate_example.png)
+
+Labels are placed so that none overlaps another label or a point, with a thin line to
+its point when it had to move away, and a title lists all of the area's benchmarks on
+up to three lines. The same command on 24 synthetic models in tight clusters, with six,
+two and three benchmarks per area:
+
+![24 models with close points](correlate_many_models.png)
 
 The command refuses, naming the file and the setting, results that cannot share a line:
 compression tasks computed with a different `block_size`, `stride`, `protocol` or
 `window_bos`, or on a different corpus (`corpus_sha256`), a model without a requested
 task or metric (`gsm8k/exact_match` when the file only has `exact_match,strict-match`),
-or fewer than three models. It then exits with status 2.
+fewer than three models, or a group's mean bpc that would combine a `--limit` run of one
+corpus with full runs of the others. It then exits with status 2.
 
 The paper's BPC table, one row per model sorted by the average:
 
@@ -88,7 +99,12 @@ The paper's BPC table, one row per model sorted by the average:
 {leaderboard}
 ```
 
-{leaderboard_output}"""
+{leaderboard_output}
+The Average is always the mean of the columns shown. The table refuses, like `correlate`,
+tasks computed with other settings or on other documents across models, and a row that
+would mix document sets: a newer `lm_eval --limit 2` run of `compression_cc` next to a
+full run of the other corpora is named with both files, not averaged in.
+"""
 
 
 def run(args: list[str], cwd: Path) -> str:

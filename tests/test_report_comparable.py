@@ -6,8 +6,9 @@ import pytest
 from report_helpers import AREA_ARGS, odd_file, refusal
 
 from lm_eval_compression.report import synthetic as fx
-from lm_eval_compression.report.areas import Area
+from lm_eval_compression.report.areas import Area, ScoreSpec
 from lm_eval_compression.report.correlate import correlate
+from lm_eval_compression.report.results import NotComparableError, load_results
 
 
 def test_prefix_tokens_may_differ_and_metadata_fallback(suite, tmp_path):
@@ -70,3 +71,20 @@ def test_refuses_fewer_than_three_models(suite):
     two = [suite["files"][name] for name in fx.MODEL_NAMES[:2]]
     message = refusal(two)
     assert "at least 3" in message and all(str(p) in message for p in two)
+
+
+def test_refuses_group_bpc_mixing_document_sets(tmp_path):
+    """The mean bpc of the compression group cannot combine a --limit run of one corpus with full runs,
+    even when every model did the same."""
+    models = fx.synthetic_models(3)
+    fx.write_suite(tmp_path, models)
+    for model in models:
+        cc = {"compression_cc": model["bpc"]["compression_cc"] + 0.01}
+        limited = fx.make_results(model["model"], cc, {}, group=False, limit=2)
+        fx.write_results(tmp_path, model["model"], limited)
+    group_area = Area("all", "compression", (ScoreSpec("hellaswag", "acc_norm"),))
+    with pytest.raises(NotComparableError) as info:
+        correlate(load_results(tmp_path), group_area)
+    assert "different document sets in the bpc of compression" in str(info.value)
+    assert "2 of 120 documents (--limit 2)" in str(info.value)
+    correlate(load_results(tmp_path), Area.parse(AREA_ARGS[0]))  # compression_cc alone: one document set
