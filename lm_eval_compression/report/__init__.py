@@ -10,7 +10,8 @@ Modules, each one step (only :mod:`.plot` imports matplotlib, only :mod:`.fit` s
     correlate    check, then fit every area
     leaderboard  bpc per corpus and the mean of the columns
     render       markdown tables and CSV files
-    plot         one panel per area, labels kept apart
+    plot         one panel per area, titles wrapped to fit
+    label_layout where each model's label goes: no overlaps with labels or points
     synthetic    made-up results files for the documentation's example and the tests
     cli, correlate_command, leaderboard_command   the two commands
 """
