@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from report_helpers import AREA_ARGS, AREAS, expected, odd_file, run_cli
+from report_helpers import AREA_ARGS, AREAS, REPO, expected, odd_file, run_cli
 
 from lm_eval_compression.report import plot
 from lm_eval_compression.report import synthetic as fx
@@ -72,3 +73,16 @@ def test_cli_correlate_generic_score_form(suite):
     assert proc.returncode == 0, proc.stderr
     [fit] = correlate(load_results(suite["root"]), Area.parse(AREA_ARGS[0]))
     assert f"Pearson r = {fit.stats.pearson_r:.3f}" in proc.stdout
+
+
+def test_package_and_docs_scripts_do_not_import_tests():
+    """Tooling may be imported by tests, never the other way round."""
+    test_modules = {p.stem for p in (REPO / "tests").glob("*.py")} | {"tests"}
+    for path in [*(REPO / "lm_eval_compression").rglob("*.py"), *(REPO / "docs").glob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            assert not {n.split(".")[0] for n in names} & test_modules, f"{path} imports from tests/"
+        assert '"tests"' not in path.read_text(encoding="utf-8"), f"{path} reaches into tests/"
