@@ -114,7 +114,7 @@ def document_selection(results_file: ResultsFile, task: str) -> tuple[object, st
     """
     counts = (results_file.data.get("n-samples") or {}).get(task) or {}
     original, effective = counts.get("original"), counts.get("effective")
-    limit = (results_file.data.get("config") or {}).get("limit")
+    limit = _normalised((results_file.data.get("config") or {}).get("limit"))  # the harness writes 2.0
     if isinstance(original, int) and isinstance(effective, int):
         if effective >= original:
             return None, f"all {original} documents"
