@@ -1,9 +1,12 @@
-"""Regenerate the README example of the correlate report: docs/correlate_example.png and docs/correlate.md.
+"""Regenerate the documented example of the report: docs/correlate.md, docs/correlate_example.png and
+docs/correlate_many_models.png.
 
-Writes the synthetic results files of the tests (tests/correlate_fixtures.py,
-saved by lm-eval's own EvaluationTracker) into a temporary ``results/`` folder,
-runs the ``correlate`` and ``leaderboard`` commands there exactly as shown in the
-snippet, and copies the plot and the printed tables into docs/.
+Writes synthetic results files (``lm_eval_compression.report.synthetic``, saved by
+lm-eval's own EvaluationTracker) into a temporary ``results/`` folder, runs the
+``correlate`` and ``leaderboard`` commands there exactly as shown in the snippet,
+and copies the plot and the printed tables into docs/.  A second run on 24
+models in tight clusters, with several benchmarks per area, makes the crowded
+figure.
 
     python docs/make_correlate_example.py
 """
@@ -17,11 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parent
-REPO = DOCS.parent
-sys.path.insert(0, str(REPO / "tests"))
+from lm_eval_compression.report import synthetic
 
-import correlate_fixtures  # noqa: E402
+DOCS = Path(__file__).resolve().parent
 
 CORRELATE = [
     "correlate", "results",
@@ -31,6 +32,8 @@ CORRELATE = [
     "--output-dir", "report",
 ]
 LEADERBOARD = ["leaderboard", "results", "--output-dir", "report"]
+CROWDED = ["correlate", "results"] + [arg for name, specs in synthetic.CROWDED_AREAS.items()
+                                      for arg in ("--area", f"{name}={','.join(specs)}")] + ["--output-dir", "report"]
 
 TEMPLATE = """\
 ## Where does a model sit on the compression line?
@@ -69,15 +72,26 @@ models, see `docs/make_correlate_example.py`), not from real models:
 `report/` then holds `correlate.md`, `correlate.csv` (one row per model and area),
 `correlate_stats.csv` and the plot as `correlate.png` and `correlate.svg`: one panel per
 area, the fit line with the 95 % confidence band of the mean prediction, each model
-labelled (`--label MODEL_OR_PATH=NAME` renames one).
+labelled. A model is shown by a readable name: a hub id as given
+(`EleutherAI/pythia-410m`), a local model folder by its last component, a GGUF model by
+its file name without `.gguf` (`SmolLM2-135M-Instruct.Q4_1`); two models that would share
+a name keep their full paths, and `--label MODEL_OR_PATH=NAME` renames one.
 
-![score against bits-per-character, synthetic example](docs/correlate_example.png)
+![score against bits-per-character, synthetic example](correlate_example.png)
+
+Labels are placed so that none overlaps another label or a point, with a thin line to
+its point when it had to move away, and a title lists all of the area's benchmarks on
+up to three lines. The same command on 24 synthetic models in tight clusters, with six,
+two and three benchmarks per area:
+
+![24 models with close points](correlate_many_models.png)
 
 The command refuses, naming the file and the setting, results that cannot share a line:
 compression tasks computed with a different `block_size`, `stride`, `protocol` or
 `window_bos`, or on a different corpus (`corpus_sha256`), a model without a requested
 task or metric (`gsm8k/exact_match` when the file only has `exact_match,strict-match`),
-or fewer than three models. It then exits with status 2.
+fewer than three models, or a group's mean bpc that would combine a `--limit` run of one
+corpus with full runs of the others. It then exits with status 2.
 
 The paper's BPC table, one row per model sorted by the average:
 
@@ -85,7 +99,12 @@ The paper's BPC table, one row per model sorted by the average:
 {leaderboard}
 ```
 
-{leaderboard_output}"""
+{leaderboard_output}
+The Average is always the mean of the columns shown. The table refuses, like `correlate`,
+tasks computed with other settings or on other documents across models, and a row that
+would mix document sets: a newer `lm_eval --limit 2` run of `compression_cc` next to a
+full run of the other corpora is named with both files, not averaged in.
+"""
 
 
 def run(args: list[str], cwd: Path) -> str:
@@ -109,14 +128,19 @@ def shown(args: list[str]) -> str:
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        correlate_fixtures.write_suite(work / "results")
+        synthetic.write_suite(work / "results")
         correlate_output = run(CORRELATE, work)
         leaderboard_output = run(LEADERBOARD, work)
         shutil.copyfile(work / "report" / "correlate.png", DOCS / "correlate_example.png")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        synthetic.write_suite(work / "results", synthetic.crowded_models())
+        run(CROWDED, work)
+        shutil.copyfile(work / "report" / "correlate.png", DOCS / "correlate_many_models.png")
     text = TEMPLATE.format(correlate=shown(CORRELATE), correlate_output=correlate_output,
                            leaderboard=shown(LEADERBOARD), leaderboard_output=leaderboard_output)
     (DOCS / "correlate.md").write_text(text, encoding="utf-8")
-    print(f"wrote {DOCS / 'correlate.md'} and {DOCS / 'correlate_example.png'}")
+    print(f"wrote {DOCS / 'correlate.md'}, {DOCS / 'correlate_example.png'} and {DOCS / 'correlate_many_models.png'}")
     return 0
 
 

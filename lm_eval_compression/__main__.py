@@ -8,8 +8,10 @@ import sys
 # command -> (module, one-line help); each module exposes ``main(argv) -> int``.
 COMMANDS = {
     "tasks-dir": ("lm_eval_compression.cli", "print the folder to pass to lm_eval --include_path"),
-    "correlate": ("lm_eval_compression.correlate", "linear fit of benchmark scores against bpc from results files"),
-    "leaderboard": ("lm_eval_compression.correlate", "bpc per corpus and mean for every model in results files"),
+    "correlate": ("lm_eval_compression.report.correlate_command",
+                  "linear fit of benchmark scores against bpc from results files"),
+    "leaderboard": ("lm_eval_compression.report.leaderboard_command",
+                    "bpc per corpus and mean for every model in results files"),
     "collect": ("lm_eval_compression.collect", "build fresh corpora (python, arxiv_math, cc) as JSON lines"),
     "demo": ("lm_eval_compression.demo", "run the compression group on SmolLM2-135M and the shipped sample"),
 }
@@ -30,10 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
-    if command == "leaderboard":
-        return module.leaderboard_main(rest)
-    return module.main(rest) if command != "tasks-dir" else module.tasks_dir_main(rest)
+    return importlib.import_module(COMMANDS[command][0]).main(rest)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ def tasks_dir() -> str:
     return str(resources.files("lm_eval_compression.tasks"))
 
 
-def tasks_dir_main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
+    """``tasks-dir`` command."""
     argparse.ArgumentParser(prog="python -m lm_eval_compression tasks-dir",
                             description="Print the folder to pass to lm_eval --include_path.").parse_args(argv)
     print(tasks_dir())

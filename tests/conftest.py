@@ -23,3 +23,14 @@ def tiny_models(tmp_path_factory):
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory):
     return write_corpus(tmp_path_factory.mktemp("corpus"), default_corpora())
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory):
+    """Eight synthetic models' results files in one lm_eval output folder, plus the numbers behind them."""
+    from lm_eval_compression.report import synthetic
+
+    root = tmp_path_factory.mktemp("results")
+    models = synthetic.synthetic_models()
+    files = synthetic.write_suite(root, models)
+    return {"root": root, "models": models, "files": files}

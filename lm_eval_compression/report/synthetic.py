@@ -1,9 +1,10 @@
-"""Synthetic lm-eval results files for the correlate report (tests and docs example).
+"""Synthetic lm-eval results files for the report's documented example and its tests.
 
 Files are written by the harness's own writer, ``lm_eval.loggers.EvaluationTracker``,
 from a dict shaped like ``lm_eval.evaluator.simple_evaluate``'s output, so the
 report reads exactly what ``lm_eval --output_path`` produces.  The numbers are
-made up: a noisy linear relation between bpc and scores over eight models.
+made up: a noisy linear relation between bpc and scores, over eight models by
+default, or 24 in tight clusters with more benchmarks per area (:func:`crowded_models`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,35 @@ MODEL_NAMES = [
     "synthetic/lm-70m", "synthetic/lm-160m", "synthetic/lm-410m", "synthetic/lm-1b",
     "synthetic/lm-1.4b", "synthetic/lm-2.8b", "synthetic/lm-6.9b", "synthetic/lm-12b",
 ]
+# corpus -> (bpc at quality 0, change to quality 1); noise sd 0.01
+BPC_LINES = {
+    "compression_cc": (0.78, -0.22),
+    "compression_python": (0.42, -0.20),
+    "compression_arxiv_math": (0.55, -0.21),
+}
+# benchmark -> (score at quality 0, change to quality 1, noise sd)
+SCORE_LINES = {
+    "hellaswag/acc_norm": (0.30, 0.42, 0.03),
+    "arc_easy/acc": (0.42, 0.33, 0.03),
+    "humaneval/pass@1,create_test": (0.03, 0.32, 0.03),
+    "gsm8k/exact_match,strict-match": (0.03, 0.46, 0.04),
+}
+# more benchmarks per area, for a crowded example
+MORE_SCORE_LINES = {
+    "arc_challenge/acc_norm": (0.22, 0.35, 0.03),
+    "winogrande/acc": (0.50, 0.25, 0.03),
+    "piqa/acc_norm": (0.60, 0.22, 0.02),
+    "openbookqa/acc_norm": (0.26, 0.20, 0.03),
+    "mbpp/pass_at_1": (0.02, 0.38, 0.03),
+    "minerva_math/exact_match": (0.01, 0.25, 0.02),
+    "mathqa/acc_norm": (0.22, 0.20, 0.02),
+}
+CROWDED_AREAS = {  # area preset -> benchmarks, for the crowded example
+    "knowledge": ["hellaswag/acc_norm", "arc_easy/acc", "arc_challenge/acc_norm", "winogrande/acc",
+                  "piqa/acc_norm", "openbookqa/acc_norm"],
+    "coding": ["humaneval/pass@1,create_test", "mbpp/pass_at_1"],
+    "math": ["gsm8k/exact_match,strict-match", "minerva_math/exact_match", "mathqa/acc_norm"],
+}
 
 
 def corpus_sha(task: str, variant: str = "") -> str:
@@ -40,39 +70,52 @@ def corpus_sha(task: str, variant: str = "") -> str:
     return hashlib.sha256(f"{task}:{variant}".encode()).hexdigest()
 
 
-def synthetic_models(n: int = 8, seed: int = 0) -> list[dict]:
+def synthetic_models(n: int = 8, seed: int = 0, *, quality=None, names: list[str] | None = None,
+                     score_lines: dict | None = None) -> list[dict]:
     """Per model: name, bpc per corpus, score per benchmark, with noise around a line.
 
-    A latent 'quality' q in [0, 1] lowers bpc and raises scores; the noise keeps
-    the relation near-linear but not exact (the paper's r is about -0.95).
+    A latent 'quality' in [0, 1] (evenly spaced unless given) lowers bpc and raises
+    scores; the noise keeps the relation near-linear but not exact (the paper's r is
+    about -0.95).
     """
     rng = np.random.default_rng(seed)
-    quality = np.linspace(0.0, 1.0, n)
+    quality = np.linspace(0.0, 1.0, n) if quality is None else np.asarray(quality, dtype=float)
+    names = names or MODEL_NAMES
+    score_lines = SCORE_LINES if score_lines is None else score_lines
     models = []
     for i, q in enumerate(quality):
-        bpc = {
-            "compression_cc": 0.78 - 0.22 * q + rng.normal(0, 0.01),
-            "compression_python": 0.42 - 0.20 * q + rng.normal(0, 0.01),
-            "compression_arxiv_math": 0.55 - 0.21 * q + rng.normal(0, 0.01),
-        }
+        bpc = {task: start + change * q + rng.normal(0, 0.01) for task, (start, change) in BPC_LINES.items()}
         # scores follow the latent quality, so bpc noise shows up as scatter around the line
-        scores = {
-            "hellaswag/acc_norm": 0.30 + 0.42 * q + rng.normal(0, 0.03),
-            "arc_easy/acc": 0.42 + 0.33 * q + rng.normal(0, 0.03),
-            "humaneval/pass@1,create_test": 0.03 + 0.32 * q + rng.normal(0, 0.03),
-            "gsm8k/exact_match,strict-match": 0.03 + 0.46 * q + rng.normal(0, 0.04),
-        }
+        scores = {spec: start + change * q + rng.normal(0, sd) for spec, (start, change, sd) in score_lines.items()}
         models.append({
-            "model": MODEL_NAMES[i] if i < len(MODEL_NAMES) else f"synthetic/lm-{i}",
+            "model": names[i] if i < len(names) else f"synthetic/lm-{i}",
             "bpc": {t: round(float(v), 5) for t, v in bpc.items()},
             "scores": {k: round(float(min(max(v, 0.0), 1.0)), 4) for k, v in scores.items()},
         })
     return models
 
 
-def compression_config(task: str, *, metadata_only: bool = False, corpus_variant: str = "", **settings) -> dict:
-    """``configs[task]`` of a compression task: metadata plus the plugin's effective ``compression`` dict."""
+def crowded_models(n: int = 24, seed: int = 1) -> list[dict]:
+    """``n`` models in tight clusters of three (close points), scored on every benchmark of CROWDED_AREAS."""
+    rng = np.random.default_rng(seed)
+    clusters = -(-n // 3)
+    quality = np.clip(np.repeat(np.linspace(0.0, 1.0, clusters), 3)[:n] + rng.normal(0, 0.01, n), 0.0, 1.0)
+    families = ["alpha", "beta-instruct", "gamma"]
+    sizes = [f"{s}b" for s in ("0.1", "0.3", "0.5", "1", "1.5", "3", "7", "13", "34", "70")]
+    names = [f"synthetic/{families[i % 3]}-{sizes[i // 3 % len(sizes)]}" for i in range(n)]
+    return synthetic_models(n, seed, quality=quality, names=names, score_lines={**SCORE_LINES, **MORE_SCORE_LINES})
+
+
+def compression_config(task: str, *, metadata_only: bool = False, corpus_variant: str = "",
+                       limit: int | None = None, **settings) -> dict:
+    """``configs[task]`` of a compression task: metadata plus the plugin's effective ``compression`` dict.
+
+    ``limit``: the run scored only the first ``limit`` documents (``lm_eval --limit``).
+    """
     name, documents = CORPORA.get(task, (task, 10))
+    if limit is not None:
+        documents = min(limit, documents)
+        corpus_variant = f"{corpus_variant}|first {documents}"
     effective = {**DEFAULT_SETTINGS, **settings}
     config = {
         "task": task,
@@ -102,12 +145,15 @@ def compression_config(task: str, *, metadata_only: bool = False, corpus_variant
 
 def make_results(model: str, bpc: dict[str, float], scores: dict[str, float], *,
                  settings: dict[str, dict] | None = None, group: bool = True,
-                 metadata_only: bool = False, corpus_variant: dict[str, str] | None = None) -> dict:
+                 metadata_only: bool = False, corpus_variant: dict[str, str] | None = None,
+                 limit: int | None = None, model_args: str | None = None) -> dict:
     """A ``simple_evaluate``-shaped results dict.
 
     ``bpc``: compression task -> bpc; ``scores``: 'task/metric[,filter]' -> value
     (see BENCHMARKS); ``settings``: per-task overrides of the window settings;
-    ``group``: include the ``compression`` group row (mean of the three).
+    ``group``: include the ``compression`` group row (mean of the three);
+    ``limit``: a run with ``lm_eval --limit``; ``model_args``: as given to
+    ``lm_eval --model_args`` (default ``pretrained=MODEL,dtype=float32``).
     """
     settings = settings or {}
     corpus_variant = corpus_variant or {}
@@ -116,11 +162,12 @@ def make_results(model: str, bpc: dict[str, float], scores: dict[str, float], *,
     for task, value in bpc.items():
         results[task] = {"alias": f" - {task}", "bpc,none": value, "bpc_stderr,none": round(value * 0.004, 6)}
         configs[task] = compression_config(task, metadata_only=metadata_only,
-                                           corpus_variant=corpus_variant.get(task, ""), **settings.get(task, {}))
+                                           corpus_variant=corpus_variant.get(task, ""), limit=limit,
+                                           **settings.get(task, {}))
         versions[task], n_shot[task] = 1.0, 0
         higher[task] = {"bpc": False}
         documents = CORPORA.get(task, (task, 10))[1]
-        n_samples[task] = {"original": documents, "effective": documents}
+        n_samples[task] = {"original": documents, "effective": min(documents, limit or documents)}
         group_subtasks[task] = []
     if group and bpc:
         mean = sum(bpc.values()) / len(bpc)
@@ -141,7 +188,7 @@ def make_results(model: str, bpc: dict[str, float], scores: dict[str, float], *,
         configs.setdefault(task, {"task": task, "output_type": "multiple_choice", "metadata": {"version": 1.0}})
         versions[task], n_shot[task] = 1.0, 0
         higher.setdefault(task, {})[metric] = True
-        n_samples[task] = {"original": 1000, "effective": 1000}
+        n_samples[task] = {"original": 1000, "effective": min(1000, limit or 1000)}
         group_subtasks.setdefault(task, [])
     out = {
         "results": results,
@@ -153,12 +200,12 @@ def make_results(model: str, bpc: dict[str, float], scores: dict[str, float], *,
         "n-samples": n_samples,
         "config": {
             "model": "hf",
-            "model_args": f"pretrained={model},dtype=float32",
+            "model_args": model_args or f"pretrained={model},dtype=float32",
             "batch_size": 1,
             "batch_sizes": [],
             "device": "cpu",
             "use_cache": None,
-            "limit": None,
+            "limit": limit,
             "bootstrap_iters": 0,
             "gen_kwargs": None,
             "random_seed": 0,
@@ -204,5 +251,6 @@ def write_results(out_dir: str | Path, model: str, results: dict) -> Path:
 def write_suite(out_dir: str | Path, models: list[dict] | None = None, **make_kwargs) -> dict[str, Path]:
     """Write one results file per synthetic model under ``out_dir``; model name -> file."""
     models = synthetic_models() if models is None else models
-    return {m["model"]: write_results(out_dir, m["model"], make_results(m["model"], m["bpc"], m["scores"], **make_kwargs))
+    return {m["model"]: write_results(out_dir, m["model"],
+                                      make_results(m["model"], m["bpc"], m["scores"], **make_kwargs))
             for m in models}

@@ -1,0 +1,69 @@
+"""``python -m lm_eval_compression correlate``: fit benchmark scores against bpc and write the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .areas import COMPRESSION_GROUP, Area, ScoreSpec
+from .cli import parse_labels, results_parser, run_command, write_report
+from .results import load_results
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = results_parser(
+        "python -m lm_eval_compression correlate",
+        "Linear fit of benchmark scores against bits-per-character (Huang et al., 2024).",
+    )
+    parser.add_argument("--area", action="append", default=[], metavar="AREA=TASK/METRIC[,FILTER],...",
+                        help="a paper pairing: knowledge (compression_cc), coding (compression_python) or "
+                             "math (compression_arxiv_math), with the benchmarks averaged for it, e.g. "
+                             "knowledge=hellaswag/acc_norm,arc_easy/acc; NAME:BPC_TASK=... pairs any task; repeatable")
+    parser.add_argument("--bpc-task", help="compression task or group for --score (default: compression, the mean)")
+    parser.add_argument("--score", action="append", default=[], metavar="TASK/METRIC[,FILTER]",
+                        help="benchmark metric averaged against --bpc-task; repeatable")
+    parser.add_argument("--name", default="score", help="area name for --bpc-task/--score (default: score)")
+    return parser
+
+
+def _areas(args: argparse.Namespace) -> list[Area]:
+    """The areas the options ask for; ValueError names a bad one."""
+    areas = [Area.parse(text) for text in args.area]
+    if args.score:
+        scores = tuple(ScoreSpec.parse(s) for s in args.score)
+        areas.append(Area(args.name, args.bpc_task or COMPRESSION_GROUP, scores))
+    elif args.bpc_task:
+        raise ValueError("--bpc-task needs at least one --score")
+    return areas
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        labels = parse_labels(args.label)
+        areas = _areas(args)
+    except (ValueError, argparse.ArgumentTypeError) as err:
+        parser.error(str(err))
+    if not areas:
+        parser.error("name at least one --area or --score")
+
+    def body() -> int:
+        from .correlate import correlate  # needs scipy (the report extra)
+        from .render import fits_markdown, write_fit_csv, write_stats_csv
+
+        fits = correlate(load_results(args.results, labels), areas)
+        text = fits_markdown(fits)
+        print(text, end="")
+        if args.output_dir:
+            from .plot import plot_fits  # needs matplotlib
+
+            write_report(args.output_dir, "correlate.md", text, [
+                lambda out: write_fit_csv(fits, out / "correlate.csv"),
+                lambda out: write_stats_csv(fits, out / "correlate_stats.csv"),
+                lambda out: plot_fits(fits, out / "correlate"),
+            ])
+        return 0
+
+    return run_command(body)
