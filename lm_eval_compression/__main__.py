@@ -12,6 +12,8 @@ COMMANDS = {
     "leaderboard": ("lm_eval_compression.correlate", "bpc per corpus and mean for every model in results files"),
     "collect": ("lm_eval_compression.collect", "build fresh corpora (python, arxiv_math, cc) as JSON lines"),
     "demo": ("lm_eval_compression.demo", "run the compression group on SmolLM2-135M and the shipped sample"),
+    "compress": ("lm_eval_compression.compress", "range-code a corpus with the model's probabilities, report vs bpc"),
+    "decompress": ("lm_eval_compression.compress", "restore a corpus written by compress"),
 }
 
 
@@ -33,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[command][0])
     if command == "leaderboard":
         return module.leaderboard_main(rest)
+    if command == "decompress":
+        return module.decompress_main(rest)
     return module.main(rest) if command != "tasks-dir" else module.tasks_dir_main(rest)
 
 
