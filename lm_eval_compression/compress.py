@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import importlib.metadata
 import json
 import lzma
 import sys
@@ -103,9 +102,8 @@ def _decode_text(lm, ids: list[int]) -> str:
     return lm.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
 
-def _environment(lm) -> dict:
-    versions = {name: importlib.metadata.version(name) for name in ("torch", "transformers", "constriction", "numpy")}
-    return {**versions, "device": str(lm.device), "threads": torch.get_num_threads()}
+def _loaded_check(lm, vocab_size: int) -> str:
+    return archive.loaded_check(str(next(lm.model.parameters()).dtype), int(lm.prefix_token_id), vocab_size)
 
 
 def resolve_windows(lm, block_size, stride, window_bos) -> dict:
@@ -138,25 +136,19 @@ def compress_corpus(lm, model_args: str, corpus: Corpus, settings: dict, lanes: 
     stepper = _stepper(lm, settings, lanes)
     words, stats = codec.encode(stepper, encoded)
     header = {
-        "format": archive.FORMAT,
-        "model": {"model_args": model_args, "identity": archive.model_identity(parse_model_args(model_args)),
-                  "dtype": str(next(lm.model.parameters()).dtype), "prefix_token_id": int(lm.prefix_token_id),
-                  "bos_token_id": lm.tokenizer.bos_token_id, "vocab_size": stepper.vocab_size},
-        "windows": settings,
-        "coder": {"coder": codec.CODER, "entropy_model": codec.ENTROPY_MODEL, "lanes": lanes},
-        "environment": _environment(lm),
-        "corpus": {"name": name, "kind": corpus.kind, "text_field": corpus.text_field, "documents": len(corpus.texts),
-                   "chars": sum(len(t) for t in corpus.texts),
-                   "bytes": sum(len(t.encode("utf-8")) for t in corpus.texts),
-                   "tokens": sum(len(ids) for ids in encoded), "sha256": archive.corpus_sha256(corpus.texts)},
-        "documents": {"tokens": [len(ids) for ids in encoded], "chars": [len(t) for t in corpus.texts],
-                      "sha256": [archive.text_sha256(t)[:16] for t in corpus.texts]},
-        "payload_words": int(len(words)),
+        "model_sha256": archive.model_identity(parse_model_args(model_args)),
+        "loaded_check": _loaded_check(lm, stepper.vocab_size),
+        "block_size": settings["block_size"], "stride": settings["stride"],
+        "window_bos_setting": settings["window_bos_setting"], "window_bos": settings["window_bos"],
+        "lanes": lanes, "threads": torch.get_num_threads(), "kind": corpus.kind, "text_field": corpus.text_field,
+        "tokens": [len(ids) for ids in encoded], "chars": sum(len(t) for t in corpus.texts),
+        "corpus_sha256": archive.corpus_sha256(corpus.texts),
     }
     data = archive.pack(header, words)
     facts = {"seconds": time.perf_counter() - start, "model_bits": float(sum(stats.model_bits)),
              "payload_bits": 32 * len(words), "file_bits": 8 * len(data), "steps": stats.steps,
-             "context_passes": stats.context_passes}
+             "context_passes": stats.context_passes, "name": name, "documents": len(corpus.texts),
+             "bytes": sum(len(t.encode("utf-8")) for t in corpus.texts)}
     return data, facts
 
 
@@ -171,32 +163,24 @@ def decompress_corpus(lm, data: bytes, where: str, given: dict | None = None) ->
     header, words = archive.unpack(data, where)
     for name, value in (given or {}).items():
         archive.check_setting(header, name, value, where)
-    model, windows = header["model"], header["windows"]
-    loaded = {"dtype": str(next(lm.model.parameters()).dtype), "prefix_token_id": int(lm.prefix_token_id)}
-    for name, value in loaded.items():
-        if value != model[name]:
-            raise archive.ArchiveError(f"{where} was compressed with {name}={model[name]}, the model here has "
-                                       f"{name}={value}; pass the model_args it was compressed with: "
-                                       f"{model['model_args']}")
-    settings = resolve_windows(lm, windows["block_size"], windows["stride"], windows["window_bos_setting"])
-    if settings["window_bos"] != windows["window_bos"]:
+    settings = resolve_windows(lm, header["block_size"], header["stride"], header["window_bos_setting"])
+    stepper = _stepper(lm, settings, header["lanes"])
+    if _loaded_check(lm, stepper.vocab_size) != header["loaded_check"]:
+        raise archive.ArchiveError(
+            f"{where} was compressed with the same model files but another dtype, prefix token or vocabulary size "
+            f"(here: dtype {next(lm.model.parameters()).dtype}, prefix_token_id {lm.prefix_token_id}, vocabulary "
+            f"{stepper.vocab_size}); pass the model_args it was compressed with")
+    if settings["window_bos"] != header["window_bos"]:
         raise archive.ArchiveError(f"{where}: window_bos resolves to {settings['window_bos']} here, "
-                                   f"it was {windows['window_bos']} when compressing")
-    env = _environment(lm)
-    differ = {k: (header["environment"].get(k), v) for k, v in env.items() if header["environment"].get(k) != v}
-    stepper = _stepper(lm, settings, header["coder"]["lanes"])
-    counts = header["documents"]["tokens"]
-    tokens, stats = codec.decode(stepper, words, counts)
+                                   f"it was {header['window_bos']} when compressing")
+    tokens, stats = codec.decode(stepper, words, header["tokens"])
     texts = [_decode_text(lm, ids) for ids in tokens]
-    for i, text in enumerate(texts):
-        if archive.text_sha256(text)[:16] != header["documents"]["sha256"][i]:
-            cause = (f"the software or device differs from the compressor's: {differ}" if differ else
-                     "the file is damaged, or the arithmetic differs although versions, device and threads match")
-            raise archive.ArchiveError(f"{where}: document {i} decodes to text that fails its checksum; {cause}")
-    if archive.corpus_sha256(texts) != header["corpus"]["sha256"]:
-        raise archive.ArchiveError(f"{where}: the decoded corpus fails its checksum")
-    corpus = Corpus(header["corpus"]["kind"], texts, [f"document {i}" for i in range(len(texts))],
-                    header["corpus"]["text_field"])
+    if sum(len(t) for t in texts) != header["chars"] or archive.corpus_sha256(texts)[:16] != header["corpus_sha256"]:
+        raise archive.ArchiveError(
+            f"{where}: the decoded text fails its checksum, so nothing is written: the file is damaged, or this "
+            f"machine's arithmetic differs from the compressor's (torch and transformers versions, device and CPU "
+            f"threads must match; it used {header['threads']} threads, this run {torch.get_num_threads()})")
+    corpus = Corpus(header["kind"], texts, [f"document {i}" for i in range(len(texts))], header["text_field"])
     return corpus, {"seconds": time.perf_counter() - start, "steps": stats.steps, "header": header}
 
 
@@ -229,24 +213,24 @@ def plugin_bpc(lm, texts: list[str], settings: dict) -> float:
 
 
 def build_report(header: dict, facts: dict, bpc: float | None, decompress: dict | None) -> dict:
-    chars = header["corpus"]["chars"]
+    chars = header["chars"]
     achieved = facts["file_bits"] / chars
-    report = {
-        "corpus": header["corpus"]["name"], "documents": header["corpus"]["documents"], "chars": chars,
-        "bytes": header["corpus"]["bytes"], "tokens": header["corpus"]["tokens"],
-        "model_args": header["model"]["model_args"], "windows": header["windows"], "lanes": header["coder"]["lanes"],
-        "file_bits": facts["file_bits"], "header_bits": facts["file_bits"] - facts["payload_bits"],
+    return {
+        "corpus": facts["name"], "documents": facts["documents"], "chars": chars, "bytes": facts["bytes"],
+        "tokens": sum(header["tokens"]), "lanes": header["lanes"],
+        "windows": {k: header[k] for k in ("block_size", "stride", "window_bos_setting", "window_bos")},
+        "file_bits": facts["file_bits"], "header_bits": 8 * header["header_bytes"],
         "payload_bits": facts["payload_bits"], "model_bits": facts["model_bits"],
         "bpc_achieved": achieved, "bpc_payload": facts["payload_bits"] / chars,
         "bpc_model": facts["model_bits"] / chars,
         "bpc_plugin": bpc, "gap": None if bpc is None else achieved - bpc,
         "gap_percent": None if bpc is None else 100 * (achieved - bpc) / bpc,
+        "payload_gap_percent": None if bpc is None else 100 * (facts["payload_bits"] / chars - bpc) / bpc,
         "compress_seconds": facts["seconds"], "model_steps": facts["steps"],
         "decompress_seconds": decompress["seconds"] if decompress else None,
         "round_trip_identical": decompress["identical"] if decompress else None,
         "baselines_bits": {k: 8 * v for k, v in facts["baselines"].items()},
     }
-    return report
 
 
 def report_table(r: dict) -> str:
@@ -254,7 +238,7 @@ def report_table(r: dict) -> str:
     c = r["chars"]
     rows = ["| method | size (bytes) | bits per character |", "|---|---:|---:|",
             f"| model + range coder: whole file | {r['file_bits'] // 8:,} | {r['bpc_achieved']:.4f} |",
-            f"| … payload only (without the {r['header_bits'] // 8:,}-byte header) | {r['payload_bits'] // 8:,} "
+            f"| … payload only (without the {r['header_bits'] // 8}-byte header) | {r['payload_bits'] // 8:,} "
             f"| {r['bpc_payload']:.4f} |"]
     if r["bpc_plugin"] is not None:
         rows.append(f"| compression task bpc (the plugin) | | {r['bpc_plugin']:.4f} |")
@@ -263,7 +247,8 @@ def report_table(r: dict) -> str:
              f"block_size {r['windows']['block_size']}, stride {r['windows']['stride']}, "
              f"window_bos {r['windows']['window_bos']}, {r['lanes']} lanes"]
     if r["gap"] is not None:
-        notes.append(f"gap to the plugin's bpc: {r['gap']:+.4f} bits/char ({r['gap_percent']:+.2f} %)")
+        notes.append(f"gap to the plugin's bpc: whole file {r['gap']:+.4f} bits/char ({r['gap_percent']:+.2f} %), "
+                     f"payload {r['payload_gap_percent']:+.2f} %")
     times = f"compress {r['compress_seconds']:.1f} s"
     if r["decompress_seconds"] is not None:
         times += f", decompress {r['decompress_seconds']:.1f} s, round trip identical: {r['round_trip_identical']}"
@@ -304,6 +289,7 @@ def main(argv: list[str]) -> int:
         data, facts = compress_corpus(lm, args.model_args, corpus, settings, args.lanes, name=args.input.name)
         args.output.write_bytes(data)
         header, _ = archive.unpack(data, str(args.output))
+        chars = header["chars"]
         decompressed = None
         if args.verify:
             back, info = decompress_corpus(lm, args.output.read_bytes(), str(args.output))
@@ -312,11 +298,11 @@ def main(argv: list[str]) -> int:
                 print(f"compress: {args.output} does not decompress to the input", file=sys.stderr)
                 return 1
         facts["baselines"] = baselines(corpus.texts)
-        bpc = None if args.no_plugin_bpc or not header["corpus"]["chars"] else plugin_bpc(lm, corpus.texts, settings)
+        bpc = None if args.no_plugin_bpc or not chars else plugin_bpc(lm, corpus.texts, settings)
     except (CorpusError, WindowSettingsError, archive.ArchiveError, codec.CodecError) as e:
         print(f"compress: {e}", file=sys.stderr)
         return 2
-    if not header["corpus"]["chars"]:
+    if not chars:
         print(f"wrote {args.output} ({len(data)} bytes; the corpus has no characters)")
         return 0
     report = build_report(header, facts, bpc, decompressed)
@@ -343,7 +329,7 @@ def decompress_main(argv: list[str]) -> int:
         for name, value in given.items():
             archive.check_setting(header, name, value, where)
         check_file_model(header, args.model_args, where)
-        torch.set_num_threads(args.threads or header["environment"]["threads"])
+        torch.set_num_threads(args.threads or header["threads"])
         lm = load_lm(args.model_args, args.device)
         corpus, info = decompress_corpus(lm, data, where)
     except (WindowSettingsError, archive.ArchiveError, codec.CodecError) as e:

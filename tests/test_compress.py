@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from helpers import TRAIN_TEXT, default_corpora
@@ -100,7 +101,7 @@ def test_cli_refuses_another_model_and_other_settings(tiny_models, tmp_path):
     other = run_cli(["decompress", str(tmp_path / "c.lmz"), "-o", str(tmp_path / "x.jsonl"), "--model_args",
                      f"pretrained={tiny_models['bos']},dtype=float32"], check=False)
     assert other.returncode == 2 and "compressed with another model" in other.stderr
-    assert "model.safetensors" in other.stderr and not (tmp_path / "x.jsonl").exists()
+    assert "weight and tokenizer files" in other.stderr and not (tmp_path / "x.jsonl").exists()
     settings = run_cli(["decompress", str(tmp_path / "c.lmz"), "-o", str(tmp_path / "x.jsonl"), "--model_args",
                         margs, "--block_size", "32"], check=False)
     assert settings.returncode == 2 and "block_size=64" in settings.stderr and not (tmp_path / "x.jsonl").exists()
@@ -146,10 +147,27 @@ def test_damaged_payload_fails_its_checksum_and_names_the_document(tiny_models, 
     data, _ = compress.compress_corpus(lm, margs, corpus, settings, lanes=1)
     damaged = bytearray(data)
     damaged[-40] ^= 0xFF
-    with pytest.raises(archive.ArchiveError, match=r"document \d decodes to text that fails its checksum"):
+    with pytest.raises(archive.ArchiveError, match="the decoded text fails its checksum"):
         compress.decompress_corpus(lm, bytes(damaged), "damaged.lmz")
     with pytest.raises(archive.ArchiveError, match="truncated|damaged"):
         compress.decompress_corpus(lm, data[:-6], "short.lmz")
+    with pytest.raises(archive.ArchiveError, match="truncated inside its header"):
+        compress.decompress_corpus(lm, data[:20], "cut.lmz")
+
+
+def test_header_round_trips_and_stays_small():
+    header = {"model_sha256": "ab" * 32, "loaded_check": "c0de", "block_size": 1900, "stride": 512,
+              "window_bos_setting": "auto", "window_bos": False, "lanes": 4, "threads": 2, "kind": "jsonl",
+              "text_field": "text", "tokens": [2024, 1976, 265, 0], "chars": 20742, "corpus_sha256": "12" * 32}
+    words = np.arange(5, dtype=np.uint32) * 1_000_000_007
+    data = archive.pack(header, words)
+    back, payload = archive.unpack(data, "x.lmz")
+    assert np.array_equal(payload, words) and len(data) == back["header_bytes"] + 4 * len(words)
+    assert back["header_bytes"] <= 48  # the header is part of the achieved bits per character
+    expected = {**header, "model_sha256": "ab" * 8, "corpus_sha256": "12" * 8, "header_bytes": back["header_bytes"]}
+    assert back == expected
+    text = {**header, "kind": "text", "text_field": None, "window_bos_setting": True, "window_bos": True}
+    assert archive.unpack(archive.pack(text, words), "t.lmz")[0]["window_bos_setting"] is True
 
 
 def test_text_the_tokenizer_cannot_reproduce_is_refused_by_name(tiny_models, tmp_path, one_thread):
