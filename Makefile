@@ -22,7 +22,7 @@ $(CORE): setup.cfg pyproject.toml Makefile
 	@touch $(CORE)
 
 $(FULL): $(CORE)
-	$(PY) -m pip install -q -e '.[dev,report,collect,demo]'
+	$(PY) -m pip install -q -e '.[dev,report,collect,demo,compress]'
 	@touch $(FULL)
 
 test: $(FULL)

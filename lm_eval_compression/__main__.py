@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-# command -> (module, one-line help); each module exposes ``main(argv) -> int``.
+# command -> (``module`` or ``module:function``, one-line help); the function (default ``main``) takes
+# the arguments and returns the exit status.
 COMMANDS = {
     "tasks-dir": ("lm_eval_compression.cli", "print the folder to pass to lm_eval --include_path"),
     "correlate": ("lm_eval_compression.report.correlate_command",
@@ -14,6 +15,8 @@ COMMANDS = {
                     "bpc per corpus and mean for every model in results files"),
     "collect": ("lm_eval_compression.collect", "build fresh corpora (python, arxiv_math, cc) as JSON lines"),
     "demo": ("lm_eval_compression.demo", "run the compression group on SmolLM2-135M and the shipped sample"),
+    "compress": ("lm_eval_compression.compress", "range-code a corpus with the model's probabilities, report vs bpc"),
+    "decompress": ("lm_eval_compression.compress:decompress_main", "restore a corpus written by compress"),
 }
 
 
@@ -32,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    return importlib.import_module(COMMANDS[command][0]).main(rest)
+    module, _, function = COMMANDS[command][0].partition(":")
+    return getattr(importlib.import_module(module), function or "main")(rest)
 
 
 if __name__ == "__main__":
