@@ -43,6 +43,7 @@ def test_two_ranks_equal_one_process(tiny_models, corpus_dir, tmp_path):
     # Rank 1 sees little free memory: alone it would choose batch 1, rank 0 a larger one; both must use 1,
     # which also makes every window a batch of its own, as in the one-process run below (batch 1).
     rank0, rank1 = two_ranks(model, corpus_dir, tmp_path, "document", rank1_memory=100_000)
+    assert "error" not in rank0 and "error" not in rank1, (rank0.get("error"), rank1.get("error"))
     assert rank0["batch_sizes"] and rank0["batch_sizes"] == rank1["batch_sizes"] == [1] * len(rank0["batch_sizes"])
     assert min(rank0["local_batch_sizes"]) > 1 and rank1["local_batch_sizes"] == rank1["batch_sizes"]
     single = evaluate(load_lm(model), list(TASKS), {"data_dir": corpus_dir, "block_size": 32, "stride": 8})

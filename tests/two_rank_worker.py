@@ -25,6 +25,9 @@ class GlooAccelerator:
     def wait_for_everyone(self):
         dist.barrier()
 
+    def unwrap_model(self, model):
+        return model
+
 
 def main(rank, port, model, corpus, out, protocol, free_memory=None):
     import psutil
