@@ -108,7 +108,7 @@ def _loaded_check(lm, vocab_size: int) -> str:
 
 def resolve_windows(lm, block_size, stride, window_bos) -> dict:
     """Window settings as the compression task resolves them for this model (window BOS included)."""
-    from .harness import resolve_window_bos
+    from .runner import resolve_window_bos
 
     block_size, stride, _ = check_settings(block_size, stride, "document", where="compress")
     if block_size > lm.max_length:
