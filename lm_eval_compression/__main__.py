@@ -11,7 +11,7 @@ COMMANDS = {
     "correlate": ("lm_eval_compression.correlate", "linear fit of benchmark scores against bpc from results files"),
     "leaderboard": ("lm_eval_compression.correlate", "bpc per corpus and mean for every model in results files"),
     "collect": ("lm_eval_compression.collect", "build fresh corpora (python, arxiv_math, cc) as JSON lines"),
-    "demo": ("lm_eval_compression.demo", "run the compression group on SmolLM2-135M and the shipped sample"),
+    "demo": ("lm_eval_compression.demo", "run the compression group on SmolLM2-135M-Instruct and the shipped sample"),
 }
 
 
