@@ -17,6 +17,8 @@ token ids with full logits and a float32 log-softmax per window:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import math
@@ -28,6 +30,7 @@ from pathlib import Path
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 import torch
 import torch.nn.functional as F
@@ -95,8 +98,9 @@ def plugin_scores(lm, data_dir: Path, tasks: list[str], settings: dict) -> dict[
 
     manager = TaskManager(include_path=tasks_dir(), include_defaults=False,
                           metadata={"data_dir": str(data_dir), **settings})
-    results = simple_evaluate(model=lm, tasks=tasks, task_manager=manager, log_samples=True,
-                               bootstrap_iters=1000)
+    with contextlib.redirect_stderr(io.StringIO()):  # the scorer's progress bars, one per task and setting
+        results = simple_evaluate(model=lm, tasks=tasks, task_manager=manager, log_samples=True,
+                                  bootstrap_iters=1000)
     return {task: [s["resps"][0][0]["loglikelihood"]
                    for s in sorted(results["samples"][task], key=lambda s: s["doc_id"])] for task in tasks}
 
@@ -155,9 +159,10 @@ def paper_parity(lm, data_dir: Path, corpora: dict[str, list[str]]) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--doc-chars", type=int, default=600, help="characters kept of each sample document")
+    parser.add_argument("--doc-chars", type=int, default=400, help="characters kept of each sample document")
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
+    torch.set_num_threads(1)  # the models are tiny: more threads only wait on each other
     from lm_eval.models.huggingface import HFLM
 
     with tempfile.TemporaryDirectory(prefix="parity-") as root:

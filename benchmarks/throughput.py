@@ -172,7 +172,7 @@ def warm_up(lm, corpora, args) -> None:
 
 
 def run_method(method: str, lm, corpora, args, reference_batch_sizes) -> dict:
-    """One untimed-bookkeeping call of ``method``: its log-likelihood and the work it did."""
+    """One call of ``method`` (the caller times it): its log-likelihood and the work it did."""
     block, stride = args.block_size, args.stride
     if method == "plugin-paper":
         return run_plugin(lm, corpora, block, stride, "paper")
@@ -235,6 +235,18 @@ def planned_padding(lm, corpus_dir: Path, names, args) -> dict | None:
     return plan
 
 
+def settings_record(args, device, corpus_dir: Path) -> dict:
+    return {"block_size": args.block_size, "stride": args.stride, "batch_size": args.batch_size,
+            "dtype": args.dtype, "device": str(device), "repeats": args.repeats, "peak_tflops": args.peak_tflops,
+            "max_chars": args.max_chars, "corpus": str(corpus_dir)}
+
+
+def write_json(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"\nwrote {path}")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     quiet_logs(args.verbose)
@@ -277,16 +289,11 @@ def main(argv=None) -> int:
     if args.json:
         report = {"model": args.model, "model_description": model_desc, "load_seconds": load_seconds,
                   "params_body": body, "params_head": head, "machine": machine,
-                  "settings": {"block_size": args.block_size, "stride": args.stride, "batch_size": args.batch_size,
-                               "dtype": args.dtype, "device": str(lm.device), "repeats": args.repeats,
-                               "peak_tflops": args.peak_tflops, "max_chars": args.max_chars,
-                               "corpus": str(corpus_dir)},
+                  "settings": settings_record(args, lm.device, corpus_dir),
                   "corpora": {n: {"documents": len(d), "chars": sum(map(len, d))} for n, d in corpora.items()},
                   "peak_memory_method": memory_how, "results": rows, "summary": summary, "sync_report": syncs,
                   "attention_shape": attention, "planned_document_padding": plan}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
-        print(f"\nwrote {args.json}")
+        write_json(args.json, report)
     return 0
 
 
