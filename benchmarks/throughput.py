@@ -200,20 +200,20 @@ def keep_fastest(results: dict, method: str, run: dict, memory: float) -> None:
 def time_methods(lm, corpora, args) -> tuple[dict[str, dict], str]:
     """Run every method ``args.repeats`` times, timed; return the results by method and how peak memory
     was measured.  The reference loops take the batch sizes plugin-paper used (they matter with auto)."""
-    meter, others = PeakMemory(lm.device), OtherProcessesCpuShare()
+    memory_meter, cpu_of_others = PeakMemory(lm.device), OtherProcessesCpuShare()
     results: dict[str, dict] = {}
     reference_batch_sizes = {name: None if args.batch_size == "auto" else int(args.batch_size) for name in corpora}
     for repeat in range(args.repeats):
         for method in args.methods:
-            meter.start()
-            others.start()
+            memory_meter.start()
+            cpu_of_others.start()
             sync(lm.device)
             start = time.perf_counter()
             run = run_method(method, lm, corpora, args, reference_batch_sizes)
             sync(lm.device)
             run["seconds"] = time.perf_counter() - start
-            memory = meter.stop()
-            run["other_cpu"] = others.stop()
+            memory = memory_meter.stop()
+            run["other_cpu"] = cpu_of_others.stop()
             if method == "plugin-paper":
                 reference_batch_sizes = run["batch_sizes"]
             if method == "stock-rolling":
@@ -221,7 +221,7 @@ def time_methods(lm, corpora, args) -> tuple[dict[str, dict], str]:
             keep_fastest(results, method, run, memory)
             busy = "" if run["other_cpu"] is None else f" (other processes: {pct(run['other_cpu'], 0)} of the CPUs)"
             print(f"  [{repeat + 1}/{args.repeats}] {method}: {run['seconds']:.2f}s{busy}", flush=True)
-    return results, meter.how
+    return results, memory_meter.how
 
 
 def planned_padding(lm, corpus_dir: Path, names, args) -> dict | None:
