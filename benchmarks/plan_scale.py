@@ -64,7 +64,8 @@ def measure(n_tokens: int, protocol: str, block: int, stride: int, batch_size: i
     left = np.bincount(owner_of_job, minlength=len(plan.scored_tokens))
     seconds = time.perf_counter() - start
     return {"tokens": n_tokens, "protocol": protocol, "documents": len(plan.scored_tokens), "windows": len(plan.jobs),
-            "batches": len(batches), "scored_tokens": int(plan.scored_tokens.sum()), "unfinished": int((left > 0).sum()),
+            "batches": len(batches), "scored_tokens": int(plan.scored_tokens.sum()),
+            "unfinished": int((left > 0).sum()),
             "plan_seconds": round(planned, 2), "seconds": round(seconds, 2),
             "peak_mib_above_baseline": round(peak_rss_mib() - base, 1)}
 
@@ -83,7 +84,8 @@ def main(argv=None) -> int:
         print(json.dumps(measure(int(float(args.one[0])), args.one[1], args.block_size, args.stride, args.batch_size)))
         return 0
     rows = []
-    print(f"{'tokens':>12} {'protocol':>9} {'documents':>10} {'windows':>9} {'batches':>8} {'seconds':>8} {'peak MiB':>9}")
+    print(f"{'tokens':>12} {'protocol':>9} {'documents':>10} {'windows':>9} {'batches':>8} {'seconds':>8} "
+          f"{'peak MiB':>9}")
     for tokens in args.tokens.split(","):
         for protocol in args.protocols.split(","):
             out = subprocess.run([sys.executable, __file__, "--one", tokens, protocol, "--block-size",

@@ -14,7 +14,7 @@ COMMANDS = {
     "leaderboard": ("lm_eval_compression.report.leaderboard_command",
                     "bpc per corpus and mean for every model in results files"),
     "collect": ("lm_eval_compression.collect", "build fresh corpora (python, arxiv_math, cc) as JSON lines"),
-    "demo": ("lm_eval_compression.demo", "run the compression group on SmolLM2-135M and the shipped sample"),
+    "demo": ("lm_eval_compression.demo", "run the compression group on SmolLM2-135M-Instruct and the shipped sample"),
     "compress": ("lm_eval_compression.compress", "range-code a corpus with the model's probabilities, report vs bpc"),
     "decompress": ("lm_eval_compression.compress:decompress_main", "restore a corpus written by compress"),
 }

