@@ -61,15 +61,20 @@ def model_args(gguf: Path, prefix_token_id: int | None = PREFIX_TOKEN_ID) -> str
     return args + (f",prefix_token_id={prefix_token_id}" if prefix_token_id is not None else "")
 
 
+def number(value) -> str:
+    """A metric as printed in the table; the harness writes a standard error it could not compute as 'N/A'."""
+    return f"{value:.4f}" if isinstance(value, (int, float)) else str(value)
+
+
 def table(results: dict) -> str:
     rows = ["| task | bpc | ± stderr | characters | tokens | seconds |", "|---|---:|---:|---:|---:|---:|"]
     for task in TASKS:
         r = results["results"][task]
         run = results["configs"][task]["compression"].get("run", {})
-        rows.append(f"| {task} | {r['bpc,none']:.4f} | {r['bpc_stderr,none']:.4f} | {int(r['total_chars,none']):,} "
+        rows.append(f"| {task} | {r['bpc,none']:.4f} | {number(r['bpc_stderr,none'])} | {int(r['total_chars,none']):,} "
                     f"| {int(r['scored_tokens,none']):,} | {run.get('seconds', float('nan')):.1f} |")
     g = results["results"]["compression"]
-    rows.append(f"| **compression (mean)** | **{g['bpc,none']:.4f}** | {g['bpc_stderr,none']:.4f} | | | |")
+    rows.append(f"| **compression (mean)** | **{g['bpc,none']:.4f}** | {number(g['bpc_stderr,none'])} | | | |")
     return "\n".join(rows)
 
 
