@@ -11,8 +11,6 @@ Setting ``LM_EVAL_COMPRESSION_AUTOLOAD=0`` in the environment turns the mechanis
 found only through ``--include_path "$(python -m lm_eval_compression tasks-dir)"``.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
