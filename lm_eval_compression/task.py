@@ -26,6 +26,10 @@ class CorpusError(ValueError):
     """The corpus cannot be evaluated; the message names the file or document."""
 
 
+def article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def parse_window_bos(value, where: str):
     if isinstance(value, bool):
         return value
@@ -57,6 +61,7 @@ class CompressionTask(compat.rolling_task_base()):
     """Bits per character of a corpus under strided sliding windows."""
 
     OUTPUT_TYPE = "loglikelihood_rolling"
+    is_compression_task = True
 
     def __init__(self, config: dict | None = None, **kwargs):
         config = copy.deepcopy(dict(config or {}))
@@ -72,6 +77,7 @@ class CompressionTask(compat.rolling_task_base()):
         config.setdefault("metric_list", compat.metric_list(copy.copy(metrics.METRIC_LIST)))
         config.setdefault("process_results", metrics.process_results)
         self._run = {}
+        self._scoring_runs = []
         self._stream = None
         self.data_file = None
         super().__init__(config=config, **kwargs)
@@ -84,6 +90,15 @@ class CompressionTask(compat.rolling_task_base()):
         revision = (self.config.dataset_kwargs or {}).get("revision")
         return f"{name}@{revision}" if revision else name
 
+    def local_file_name(self) -> str:
+        """The file this task reads inside ``data_dir``."""
+        meta = self.config.metadata or {}
+        return meta.get("data_file") or f"{self.config.dataset_name or Path(str(self.config.dataset_path)).name}.jsonl"
+
+    def schema(self) -> str:
+        fields = f"{self.settings['text_field']!r}" + (" and 'category'" if (self.config.metadata or {}).get("categories") else "")
+        return f"JSON lines in the schema of {self.config.dataset_path} (field {fields})"
+
     def download(self, dataset_kwargs=None, **kwargs) -> None:
         import datasets
 
@@ -92,12 +107,11 @@ class CompressionTask(compat.rolling_task_base()):
         self.data_file = None
         if data_dir:
             folder = Path(os.path.expanduser(str(data_dir)))
-            name = meta.get("data_file") or f"{self.config.dataset_name or Path(str(self.config.dataset_path)).name}.jsonl"
-            path = folder / name
+            path = folder / self.local_file_name()
             if not path.is_file():
                 raise CorpusError(
                     f"task {self.config.task}: data_dir is {str(folder)!r} but {path} does not exist "
-                    f"(expected {name} there, in the schema of hkust-nlp/llm-compression)"
+                    f"(expected {path.name} there: {self.schema()})"
                 )
             self.data_file = path
             self.dataset = datasets.load_dataset("json", data_files={self.config.test_split: str(path)})
@@ -109,7 +123,14 @@ class CompressionTask(compat.rolling_task_base()):
                 if revision:
                     dataset_kwargs = {**(dataset_kwargs or {}), "revision": revision}
                     self.config.dataset_kwargs = dataset_kwargs
-            super().download(dataset_kwargs, **kwargs)
+            try:
+                super().download(dataset_kwargs, **kwargs)
+            except Exception as error:  # the hub is unreachable, or the dataset is not there
+                raise CorpusError(
+                    f"task {self.config.task}: could not load {self.corpus_name()} from the Hugging Face hub "
+                    f"({type(error).__name__}: {str(error)[:300]}). Offline, put {self.local_file_name()} "
+                    f"({self.schema()}) in a folder and pass it with --metadata '{{\"data_dir\": \"/path/to/folder\"}}'"
+                ) from error
         self.dataset = self._check_corpus(self.dataset)
 
     def _check_corpus(self, dataset):
@@ -131,7 +152,7 @@ class CompressionTask(compat.rolling_task_base()):
         for i, text in enumerate(texts):
             if text is not None and not isinstance(text, str):
                 raise CorpusError(
-                    f"task {self.config.task}: document {i} of {where} has a {type(text).__name__} in {field!r}, not text"
+                    f"task {self.config.task}: document {i} of {where} has {article(type(text).__name__)} in {field!r}, not text"
                 )
         keep = [i for i, t in enumerate(texts) if t]
         if not keep:
@@ -177,8 +198,7 @@ class CompressionTask(compat.rolling_task_base()):
 
     def request_settings(self) -> dict:
         s = self.settings
-        return {harness.REQUEST_KEY: harness.REQUEST_VERSION, "block_size": s["block_size"], "stride": s["stride"],
-                "protocol": s["protocol"], "window_bos": s["window_bos"]}
+        return harness.request_settings(s["block_size"], s["stride"], s["protocol"], s["window_bos"])
 
     def construct_requests(self, doc, ctx, **kwargs):
         kwargs.pop("apply_chat_template", None)
@@ -193,6 +213,9 @@ class CompressionTask(compat.rolling_task_base()):
     # --------------------------------------------------------------- results
     def process_results(self, doc, results):
         (resp,) = results
+        run = getattr(resp, "run", None)
+        if run is not None and not any(r is run for r in self._scoring_runs):
+            self._scoring_runs.append(run)
         seen = {k: resp.get(k) for k in ("prefix_token_id", "prefix_token", "window_bos", "window_bos_reason")}
         previous = self._run.setdefault("model", seen)
         if previous != seen:
@@ -208,7 +231,7 @@ class CompressionTask(compat.rolling_task_base()):
         summary.update({"window_bos": model.get("window_bos"), "window_bos_reason": model.get("window_bos_reason"),
                         "prefix_token_id": model.get("prefix_token_id"), "prefix_token": model.get("prefix_token")})
         summary.update({k: v for k, v in self._run.items() if k != "model"})
-        if self.config.task in harness.RUN_STATS:
-            summary["run"] = harness.RUN_STATS[self.config.task]
+        if self._scoring_runs:
+            summary["run"] = self._scoring_runs[0] if len(self._scoring_runs) == 1 else self._scoring_runs
         config["compression"] = summary
         return config
