@@ -1,8 +1,9 @@
 """Glue to the harness's HF wrapper: the strided ``loglikelihood_rolling`` extension.
 
-Compression tasks send ``(text, settings)`` as the arguments of their
-``loglikelihood_rolling`` requests, where ``settings`` is a dict marked with
-:data:`REQUEST_KEY`.  :func:`install` wraps ``HFLM.loglikelihood_rolling`` so
+Compression tasks send the stock arguments of a ``loglikelihood_rolling`` request
+with a ``settings`` dict marked with :data:`REQUEST_KEY` appended (the layout of
+each harness release is in :mod:`.compat`); the scorer sees them as
+``(text, settings)``.  :func:`install` wraps ``HFLM.loglikelihood_rolling`` so
 that such requests are scored here (on the wrapper's own model, device and
 batch size) while every other request goes down the untouched stock path.
 Because the settings are part of the request arguments, ``--use_cache`` keys
@@ -14,7 +15,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from typing import NamedTuple
 
+from . import compat
 from .planning import CompressionRequestError
 from .runner import score_requests
 
@@ -31,7 +34,22 @@ def request_settings(block_size: int, stride: int, protocol: str, window_bos) ->
 
 
 def is_compression_request(args) -> bool:
-    return len(args) == 2 and isinstance(args[1], dict) and args[1].get(REQUEST_KEY) == REQUEST_VERSION
+    settings = compat.rolling_settings(args)
+    return settings is not None and settings.get(REQUEST_KEY) == REQUEST_VERSION
+
+
+class CompressionRequest(NamedTuple):
+    """A compression request as the scorer reads it, whatever the harness release's argument layout."""
+
+    args: tuple  # (text, settings)
+    task_name: str | None
+    cache_args: tuple  # the arguments as the harness sent them: what its --use_cache key hashes
+
+    @classmethod
+    def of(cls, instance) -> CompressionRequest:
+        args = instance.args
+        return cls((compat.rolling_text(args), compat.rolling_settings(args)), getattr(instance, "task_name", None),
+                   args)
 
 
 def corpus_sha256(texts) -> str:
@@ -96,7 +114,8 @@ def _wrap_rolling(original):
         if stock:
             for i, res in zip(stock, original(self, [requests[i] for i in stock], disable_tqdm=disable_tqdm)):
                 out[i] = res
-        for i, res in zip(compression, score_requests(self, [requests[i] for i in compression], disable_tqdm)):
+        views = [CompressionRequest.of(requests[i]) for i in compression]
+        for i, res in zip(compression, score_requests(self, views, disable_tqdm)):
             out[i] = res
         return out
 
@@ -107,9 +126,10 @@ def _wrap_rolling(original):
 
 def _wrap_stderr(original):
     def stderr_for_metric(metric, bootstrap_iters):
-        fn = getattr(metric, "stderr", None)
-        if callable(fn) and getattr(metric, "__module__", "") == "lm_eval_compression.metrics":
-            return fn if bootstrap_iters > 0 else None
+        # The plugin's aggregations carry their own standard error, or none (corpus totals): never a bootstrap.
+        if getattr(metric, "__module__", "") == "lm_eval_compression.metrics":
+            fn = getattr(metric, "stderr", None)
+            return fn if callable(fn) and bootstrap_iters > 0 else None
         return original(metric, bootstrap_iters)
 
     stderr_for_metric._lm_eval_compression = True
@@ -129,12 +149,13 @@ def _wrap_evaluate(original):
 def install() -> None:
     """Route compression requests of the HF wrapper here, give bpc a standard error and refuse other
     model types up front (idempotent)."""
-    from lm_eval import evaluator, evaluator_utils
+    from lm_eval import evaluator
     from lm_eval.models.huggingface import HFLM
 
     if not getattr(HFLM.loglikelihood_rolling, "_lm_eval_compression", False):
         HFLM.loglikelihood_rolling = _wrap_rolling(HFLM.loglikelihood_rolling)
-    if not getattr(evaluator_utils.stderr_for_metric, "_lm_eval_compression", False):
-        evaluator_utils.stderr_for_metric = _wrap_stderr(evaluator_utils.stderr_for_metric)
+    home = compat.stderr_home()
+    if not getattr(home.stderr_for_metric, "_lm_eval_compression", False):
+        home.stderr_for_metric = _wrap_stderr(home.stderr_for_metric)
     if not getattr(evaluator.evaluate, "_lm_eval_compression", False):
         evaluator.evaluate = _wrap_evaluate(evaluator.evaluate)

@@ -184,7 +184,7 @@ def score_task(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
         def on_checkpoint(point):
             left = np.bincount(owner_of_job[~point.done], minlength=len(requests))
             new = np.flatnonzero((left == 0) & ~written)
-            resume.write_cached(lm, [(requests[i].args, r)
+            resume.write_cached(lm, [(getattr(requests[i], "cache_args", requests[i].args), r)
                                      for i, r in zip(new, responses_for(requests, new, point.totals, plan, facts))])
             written[new] = True
 

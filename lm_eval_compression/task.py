@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 
 from lm_eval.api.instance import Instance
-from lm_eval.api.task import ConfigurableTask
 
-from . import harness, metrics
+from . import compat, harness, metrics
 from .windows import WindowSettingsError, check_settings
 
 harness.install()
@@ -58,7 +57,7 @@ def read_settings(metadata: dict, task: str) -> dict:
             "text_field": str(meta["text_field"])}
 
 
-class CompressionTask(ConfigurableTask):
+class CompressionTask(compat.rolling_task_base()):
     """Bits per character of a corpus under strided sliding windows."""
 
     OUTPUT_TYPE = "loglikelihood_rolling"
@@ -75,11 +74,12 @@ class CompressionTask(ConfigurableTask):
         config.setdefault("test_split", "test")
         config.setdefault("doc_to_text", "")
         config.setdefault("doc_to_target", self.settings["text_field"])
-        config.setdefault("metric_list", copy.copy(metrics.METRIC_LIST))
+        config.setdefault("metric_list", compat.metric_list(copy.copy(metrics.METRIC_LIST)))
         config.setdefault("process_results", metrics.process_results)
         self._run = {}
         self._scoring_runs = []
         self._stream = None
+        self.data_file = None
         super().__init__(config=config, **kwargs)
 
     # ------------------------------------------------------------------ data
@@ -203,12 +203,12 @@ class CompressionTask(ConfigurableTask):
     def construct_requests(self, doc, ctx, **kwargs):
         kwargs.pop("apply_chat_template", None)
         kwargs.pop("chat_template", None)
+        doc_id, placement = compat.request_placement(kwargs, self.config.task, self.config.repeats)
         settings = self.request_settings()
         if self._stream is not None:
-            _, doc_id, _ = kwargs["metadata"]
             settings.update(self._stream, position=doc_id)
         return Instance(request_type="loglikelihood_rolling", doc=doc,
-                        arguments=(self.doc_to_target(doc), settings), idx=0, **kwargs)
+                        arguments=compat.rolling_args(self.doc_to_target(doc), settings), idx=0, **placement)
 
     # --------------------------------------------------------------- results
     def process_results(self, doc, results):

@@ -97,11 +97,17 @@ def test_paper_protocol_limit_keeps_the_first_documents(tiny_models, corpus_dir)
 def test_stride_equal_block_matches_stock_loglikelihood_rolling(tiny_models, corpus_dir):
     from lm_eval.api.instance import Instance
 
+    from lm_eval_compression import compat
+
     block = 24
     lm = load_lm(tiny_models["plain"], max_length=block)
     docs = _docs(corpus_dir, "python") + _docs(corpus_dir, "cc")
+    # Placement both ways: 0.4 reads the metadata tuple, 0.5 the fields (and accepts the tuple too).
     stock = lm.loglikelihood_rolling([
-        Instance(request_type="loglikelihood_rolling", doc={}, arguments=(d,), idx=0) for d in docs])
+        Instance(request_type="loglikelihood_rolling", doc={}, arguments=compat.rolling_args(d), idx=0,
+                 task_name="stock", doc_id=i, repeats=1, metadata=("stock", i, 1)) for i, d in enumerate(docs)])
+    # 0.4 answers a float per request, 0.5 a (loglikelihood, is_greedy) pair
+    stock = [s[0] if isinstance(s, tuple) else s for s in stock]
     res = evaluate(lm, ["compression_python", "compression_cc"],
                    {"data_dir": corpus_dir, "block_size": block, "stride": block})
     ours = per_doc(res, "compression_python") + per_doc(res, "compression_cc")
