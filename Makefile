@@ -15,7 +15,7 @@ LM_EVAL_NEXT ?= lm-eval[hf,api]==0.5.0.dev1
 NEXT := $(NEXT_VENV)/.lm-eval-compression-next
 NEXT_TESTS := tests/test_cli.py tests/test_parity.py tests/test_install.py
 
-.PHONY: env test test-next demo clean-env
+.PHONY: env test test-next lint demo clean-env
 
 env: $(FULL)
 
@@ -44,6 +44,11 @@ $(NEXT): setup.cfg setup.py pyproject.toml Makefile
 test: $(FULL) $(NEXT)
 	$(PY) -m pytest -q -ra
 	$(NEXT_PY) -m pytest -q -ra $(NEXT_TESTS)
+
+# Lint and formatting check (ruff, configured in pyproject.toml).
+lint: $(FULL)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 test-next: $(NEXT)
 	$(NEXT_PY) -m pytest -q -ra $(NEXT_TESTS)
