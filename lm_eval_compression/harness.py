@@ -15,12 +15,14 @@ import hashlib
 import json
 import logging
 import math
+import sys
 from collections import defaultdict
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from . import vllm_scoring
 from .scoring import Job, WindowScorer
 from .windows import WindowSettingsError, document_windows, paper_windows
 
@@ -203,16 +205,15 @@ def _score_task(lm, requests, task, disable_tqdm: bool) -> list[dict]:
         w = job.window
         np.add.at(n_tokens, owners[job.seq][w.scored_start:w.end + 1], 1)
 
-    scorer = WindowScorer(lm.model, lm.device, getattr(lm, "mixed_precision_dtype", None))
-    width = max((j.window.input_len for j in jobs), default=1)
-    if lm.batch_size == "auto":
-        batch_size = detect_batch_size(lm, scorer, width)
-        log.info("compression: detected batch size %d for %d-token windows", batch_size, width)
-    else:
-        batch_size = int(lm.batch_size)
     progress = tqdm(total=len(jobs), desc=f"Scoring {task} windows", disable=disable_tqdm or lm.rank != 0)
-    totals, stats = scorer.score(sequences, owners, jobs, len(requests), bos_id=lm.tokenizer.bos_token_id,
-                                 batch_size=batch_size, token_budget=batch_size * width, progress=progress)
+    if vllm_scoring.is_vllm(lm):
+        vllm_scoring.check_lengths(lm, jobs, task)
+        in_flight = requests[0].args[1].get("windows_in_flight") or vllm_scoring.DEFAULT_WINDOWS_IN_FLIGHT
+        totals, stats = vllm_scoring.score(lm, sequences, owners, jobs, len(requests),
+                                           bos_id=lm.tokenizer.bos_token_id, windows_in_flight=in_flight,
+                                           progress=progress)
+    else:
+        totals, stats = _score_hf(lm, sequences, owners, jobs, len(requests), progress)
     progress.close()
     log.info("compression: %s %s", task, stats.as_dict())
     RUN_STATS[task] = stats.as_dict()
@@ -230,6 +231,18 @@ def _score_task(lm, requests, task, disable_tqdm: bool) -> list[dict]:
             **info[i],
         })
     return responses
+
+
+def _score_hf(lm, sequences, owners, jobs, n_requests, progress):
+    scorer = WindowScorer(lm.model, lm.device, getattr(lm, "mixed_precision_dtype", None))
+    width = max((j.window.input_len for j in jobs), default=1)
+    if lm.batch_size == "auto":
+        batch_size = detect_batch_size(lm, scorer, width)
+        log.info("compression: detected batch size %d for %d-token windows", batch_size, width)
+    else:
+        batch_size = int(lm.batch_size)
+    return scorer.score(sequences, owners, jobs, n_requests, bos_id=lm.tokenizer.bos_token_id,
+                        batch_size=batch_size, token_budget=batch_size * width, progress=progress)
 
 
 def _wrap_rolling(original):
@@ -265,11 +278,20 @@ def _wrap_stderr(original):
 
 
 def install() -> None:
-    """Route compression requests of the HF wrapper here and give bpc a standard error (idempotent)."""
+    """Route compression requests of the HF and vLLM wrappers here and give bpc a standard error (idempotent).
+
+    The vLLM wrapper is hooked only once its module is loaded (the harness loads it when it builds
+    a ``--model vllm``), so runs without vLLM never import it.
+    """
     from lm_eval import evaluator_utils
     from lm_eval.models.huggingface import HFLM
 
-    if not getattr(HFLM.loglikelihood_rolling, "_lm_eval_compression", False):
-        HFLM.loglikelihood_rolling = _wrap_rolling(HFLM.loglikelihood_rolling)
+    wrappers = [HFLM]
+    vllm_module = sys.modules.get("lm_eval.models.vllm_causallms")
+    if vllm_module is not None and hasattr(vllm_module, "VLLM"):
+        wrappers.append(vllm_module.VLLM)
+    for cls in wrappers:
+        if not getattr(cls.loglikelihood_rolling, "_lm_eval_compression", False):
+            cls.loglikelihood_rolling = _wrap_rolling(cls.loglikelihood_rolling)
     if not getattr(evaluator_utils.stderr_for_metric, "_lm_eval_compression", False):
         evaluator_utils.stderr_for_metric = _wrap_stderr(evaluator_utils.stderr_for_metric)

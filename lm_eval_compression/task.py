@@ -50,8 +50,18 @@ def read_settings(metadata: dict, task: str) -> dict:
         raise WindowSettingsError(
             f"window_bos=true has no meaning for protocol=paper, which reproduces the reference windows ({where})"
         )
-    return {"block_size": block_size, "stride": stride, "protocol": protocol, "window_bos": window_bos,
-            "text_field": str(meta["text_field"])}
+    settings = {"block_size": block_size, "stride": stride, "protocol": protocol, "window_bos": window_bos,
+                "text_field": str(meta["text_field"])}
+    if meta.get("windows_in_flight") is not None:
+        settings["windows_in_flight"] = parse_windows_in_flight(meta["windows_in_flight"], where)
+    return settings
+
+
+def parse_windows_in_flight(value, where: str) -> int:
+    """Windows per call to the vLLM engine (``--model vllm`` only): a positive integer."""
+    if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < 1:
+        raise WindowSettingsError(f"windows_in_flight must be a positive integer, got {value!r} ({where})")
+    return int(value)
 
 
 class CompressionTask(ConfigurableTask):
@@ -173,12 +183,16 @@ class CompressionTask(ConfigurableTask):
         # that may hold other settings.
         kwargs["cache_requests"] = False
         kwargs["rewrite_requests_cache"] = False
+        harness.install()  # hooks a model wrapper whose module was loaded after this one (vLLM)
         super().build_all_requests(limit=limit, samples=samples, rank=rank, world_size=world_size, **kwargs)
 
     def request_settings(self) -> dict:
         s = self.settings
-        return {harness.REQUEST_KEY: harness.REQUEST_VERSION, "block_size": s["block_size"], "stride": s["stride"],
-                "protocol": s["protocol"], "window_bos": s["window_bos"]}
+        settings = {harness.REQUEST_KEY: harness.REQUEST_VERSION, "block_size": s["block_size"],
+                    "stride": s["stride"], "protocol": s["protocol"], "window_bos": s["window_bos"]}
+        if "windows_in_flight" in s:
+            settings["windows_in_flight"] = s["windows_in_flight"]
+        return settings
 
     def construct_requests(self, doc, ctx, **kwargs):
         kwargs.pop("apply_chat_template", None)
