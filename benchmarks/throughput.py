@@ -277,8 +277,7 @@ def compression_instances(corpora: dict[str, list[str]], block: int, stride: int
 
     out = []
     for name, texts in corpora.items():
-        settings = {harness.REQUEST_KEY: harness.REQUEST_VERSION, "block_size": block, "stride": stride,
-                    "protocol": protocol, "window_bos": "auto"}
+        settings = harness.request_settings(block, stride, protocol, "auto")
         stream = None
         if protocol == "paper":
             stream = {"stream": harness.stream_fingerprint(harness.corpus_sha256(texts), settings), "count": len(texts)}
@@ -295,10 +294,9 @@ def run_plugin(lm, corpora, block, stride, protocol) -> dict:
     from lm_eval_compression import harness
 
     requests = compression_instances(corpora, block, stride, protocol)
-    harness.RUN_STATS.clear()
     responses = lm.loglikelihood_rolling(requests, disable_tqdm=True)  # the wrapped HFLM method
-    # The harness scores task by task and keeps each task's statistics: add them up.
-    stats = [harness.RUN_STATS[f"compression_{name}"] for name in corpora]
+    # The harness scores task by task and each response carries its task's statistics: add them up.
+    stats = list({id(r.run): r.run for r in responses}.values())
     return {
         "loglikelihood": math.fsum(r["loglikelihood"] for r in responses),
         "scored_tokens": sum(r["tokens"] for r in responses),
@@ -395,13 +393,11 @@ def sync_report(lm, corpora, block, stride) -> dict:
     (torch's sync debug mode), with the plugin's own lines counted apart from the model's."""
     import warnings
 
-    from lm_eval_compression import harness
-
     torch.cuda.set_sync_debug_mode("warn")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            run_plugin(lm, corpora, block, stride, "paper")
+            run = run_plugin(lm, corpora, block, stride, "paper")
     finally:
         torch.cuda.set_sync_debug_mode("default")
     plugin_dir = str(REPO / "lm_eval_compression")
@@ -413,8 +409,7 @@ def sync_report(lm, corpora, block, stride) -> dict:
         key = f"{w.filename}:{w.lineno}"
         where[key] = where.get(key, 0) + 1
         plugin += w.filename.startswith(plugin_dir)
-    batches = sum(harness.RUN_STATS[f"compression_{name}"]["batches"] for name in corpora)
-    return {"batches": batches, "syncs": sum(where.values()), "plugin_syncs": plugin,
+    return {"batches": run["batches"], "syncs": sum(where.values()), "plugin_syncs": plugin,
             "by_line": dict(sorted(where.items(), key=lambda kv: -kv[1]))}
 
 
@@ -423,7 +418,7 @@ def planned_document_padding(lm, corpora, block, stride, batch_sizes) -> dict:
     """Padding fraction of the plugin's document-protocol batches (no model run): the windows and
     batches that harness.score_requests would plan task by task (one task per corpus), for several
     batch sizes; the batch size sets a token budget of batch_size * longest window of the task."""
-    from lm_eval_compression.harness import resolve_window_bos
+    from lm_eval_compression.runner import resolve_window_bos
     from lm_eval_compression.windows import (
         batch_shape,
         document_windows,

@@ -11,24 +11,40 @@ host never waits for the device until the task's totals are read.
 from __future__ import annotations
 
 import inspect
+import logging
 import time
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from .windows import Window, batch_shape, causal_pairs, plan_window_batches
+from .planning import ScoringPlan, WindowJob
+from .windows import batch_shape, causal_pairs, plan_window_batches
+
+log = logging.getLogger(__name__)
 
 # Most float32 elements materialised at once by the log-softmax (128 MiB): bounds its temporaries.
 LOGSOFTMAX_CHUNK_ELEMENTS = 1 << 25
 
 
-@dataclass
-class Job:
-    """One window over sequence ``seq`` (index into the sequence list)."""
+class OutOfMemory(RuntimeError):
+    """A batch did not fit and the batch size is fixed; the message says what to change."""
 
-    seq: int
-    window: Window
+
+class NonFiniteScore(RuntimeError):
+    """A window produced a NaN or infinite log-probability."""
+
+    def __init__(self, job: int, owner: int):
+        super().__init__(f"non-finite log-probability in window {job} (request {owner})")
+        self.job, self.owner = job, owner
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    from accelerate.utils.memory import should_reduce_batch_size
+
+    return isinstance(error, torch.OutOfMemoryError) or should_reduce_batch_size(error)
 
 
 @dataclass
@@ -43,6 +59,8 @@ class ScoreStats:
     seconds: float = 0.0
     batch_size: int = 0
     token_budget: int = 0
+    out_of_memory_retries: int = 0
+    resumed_windows: int = 0  # windows already scored by an earlier, interrupted run
 
     @property
     def padding_fraction(self) -> float:
@@ -50,27 +68,28 @@ class ScoreStats:
         return self.padded_tokens / total if total else 0.0
 
     def as_dict(self) -> dict:
-        return {
-            "windows": self.windows,
-            "batches": self.batches,
-            "input_tokens": self.input_tokens,
-            "padded_tokens": self.padded_tokens,
-            "padding_fraction": round(self.padding_fraction, 6),
-            "scored_tokens": self.scored_tokens,
-            "attention_pairs": self.attention_pairs,
-            "head_rows": self.head_rows,
-            "seconds": round(self.seconds, 3),
-            "scored_tokens_per_second": round(self.scored_tokens / self.seconds, 2) if self.seconds else None,
-            "batch_size": self.batch_size,
-            "token_budget": self.token_budget,
-        }
+        out = asdict(self)
+        out["padding_fraction"] = round(self.padding_fraction, 6)
+        out["seconds"] = round(self.seconds, 3)
+        out["scored_tokens_per_second"] = round(self.scored_tokens / self.seconds, 2) if self.seconds else None
+        return out
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Scoring state handed to the caller every ``interval`` seconds: totals per request so far
+    (float64) and which jobs are done."""
+
+    totals: np.ndarray
+    done: np.ndarray
 
 
 class WindowScorer:
     """Runs windows through ``model`` and accumulates log-likelihoods per owner."""
 
-    def __init__(self, model, device, autocast_dtype=None):
+    def __init__(self, model, device, autocast_dtype=None, bos_id: int | None = None):
         self.model = model
+        self.bos_id = bos_id  # the token of windows that start with BOS
         self.device = torch.device(device)
         self.autocast_dtype = autocast_dtype
         params = inspect.signature(model.forward).parameters
@@ -107,7 +126,8 @@ class WindowScorer:
             parts.append(rows.gather(1, targets[lo:hi, None]).squeeze(1) - lse)
         return torch.cat(parts) if parts else flat.new_zeros(0, dtype=torch.float32)
 
-    def run_batch(self, sequences, owners, jobs: list[Job], bos_id, totals: torch.Tensor, stats: ScoreStats) -> None:
+    def run_batch(self, plan: ScoringPlan, jobs: list[WindowJob], totals: torch.Tensor) -> ScoreStats:
+        """Score one batch of windows into ``totals``; the batch's statistics."""
         lengths = [j.window.input_len for j in jobs]
         width, keep = batch_shape([j.window for j in jobs])
         rows = len(jobs)
@@ -115,37 +135,30 @@ class WindowScorer:
         targets = np.zeros((rows, keep), dtype=np.int64)
         owner = np.zeros((rows, keep), dtype=np.int64)
         scored = np.zeros((rows, keep), dtype=bool)
+        first_col = width - keep  # padded column c holds the prediction of input position c
         for r, job in enumerate(jobs):
-            w, seq = job.window, sequences[job.seq]
+            w, seq = job.window, plan.sequences[job.seq]
             n = w.input_len
             if w.bos:
-                inputs[r, 0] = bos_id
-            inputs[r, int(w.bos):n] = seq[w.start:w.end]
-            # Padded column c holds the prediction of input position c; keep the last ``keep``.
-            first_col = width - keep
-            lo, hi = n - w.n_scored, n  # scored input positions
-            sl = slice(lo - first_col, hi - first_col)
-            targets[r, sl] = seq[w.scored_start:w.end + 1]
-            owner[r, sl] = owners[job.seq][w.scored_start:w.end + 1]
+                inputs[r, 0] = self.bos_id
+            inputs[r, int(w.bos):n] = seq.tokens[w.start:w.end]
+            sl = slice(n - w.n_scored - first_col, n - first_col)
+            targets[r, sl] = seq.tokens[w.scored_start:w.end + 1]
+            owner[r, sl] = seq.owners_of(w.scored_start, w.end + 1)
             scored[r, sl] = True
-        stats.input_tokens += sum(lengths)
-        stats.padded_tokens += rows * width - sum(lengths)
-        stats.scored_tokens += int(scored.sum())
-        stats.attention_pairs += causal_pairs(lengths)
-        stats.head_rows += rows * keep
-        stats.batches += 1
-        stats.windows += rows
-
         index = np.flatnonzero(scored)
         contiguous = index[-1] - index[0] + 1 == len(index)
-        parts = [inputs.ravel(), targets[scored], owner[scored]] + ([] if contiguous else [index])
-        flat = self.to_device(np.concatenate(parts))
-        sizes = [len(p) for p in parts]
-        pieces = torch.split(flat, sizes)
-        logits = self.logits(pieces[0].view(rows, width), keep)
-        positions = slice(int(index[0]), int(index[-1]) + 1) if contiguous else pieces[3]
-        lp = self.target_logprobs(logits, positions, pieces[1])
-        totals.index_add_(0, pieces[2], lp.double())
+        host = {"inputs": inputs.ravel(), "targets": targets[scored], "owners": owner[scored]}
+        if not contiguous:
+            host["positions"] = index
+        dev = dict(zip(host, torch.split(self.to_device(np.concatenate(list(host.values()))),
+                                         [len(a) for a in host.values()])))
+        logits = self.logits(dev["inputs"].view(rows, width), keep)
+        positions = slice(int(index[0]), int(index[-1]) + 1) if contiguous else dev["positions"]
+        lp = self.target_logprobs(logits, positions, dev["targets"])
+        totals.index_add_(0, dev["owners"], lp.double())
+        return ScoreStats(windows=rows, batches=1, input_tokens=sum(lengths), padded_tokens=rows * width - sum(lengths),
+                          scored_tokens=len(index), attention_pairs=causal_pairs(lengths), head_rows=rows * keep)
 
     def to_device(self, array: np.ndarray) -> torch.Tensor:
         """``array`` on the scoring device; on CUDA through pinned memory without a host sync.
@@ -158,22 +171,98 @@ class WindowScorer:
             return tensor.pin_memory().to(self.device, non_blocking=True)
         return tensor.to(self.device)
 
-    def score(self, sequences, owners, jobs: list[Job], n_owners: int, *, bos_id=None,
-              batch_size: int, token_budget: int | None = None, progress=None) -> tuple[np.ndarray, ScoreStats]:
-        """Sum of scored log-probabilities (nats) per owner, float64."""
-        stats = ScoreStats(batch_size=batch_size)
-        lengths = [j.window.input_len for j in jobs]
+    def score(self, plan: ScoringPlan, *, batch_size: int, token_budget: int | None = None,
+              auto_batch: bool = False, progress=None, resume: Checkpoint | None = None,
+              on_checkpoint: Callable[[Checkpoint], None] | None = None,
+              interval: float = 60.0) -> tuple[np.ndarray, ScoreStats]:
+        """Sum of scored log-probabilities (nats) per request, float64.
+
+        ``resume`` skips the jobs an earlier run finished and starts from its totals.  Every
+        ``interval`` seconds (one host-device sync each) the totals are checked for non-finite
+        values and handed to ``on_checkpoint``.  A batch that runs out of memory is split and the
+        token budget halved when ``auto_batch``; otherwise :class:`OutOfMemory` is raised.
+        """
+        n_requests = len(plan.scored_tokens)
         if token_budget is None:
-            token_budget = batch_size * (max(lengths) if lengths else 1)
-        stats.token_budget = token_budget
-        totals = torch.zeros(n_owners, dtype=torch.float64, device=self.device)
-        start = time.perf_counter()
-        # Every window has at least one input, so the token budget alone bounds the rows.
-        windows = [j.window for j in jobs]
-        for batch in plan_window_batches(windows, max_rows=token_budget, token_budget=token_budget):
-            self.run_batch(sequences, owners, [jobs[i] for i in batch], bos_id, totals, stats)
+            token_budget = batch_size * max((j.window.input_len for j in plan.jobs), default=1)
+        stats = ScoreStats(batch_size=batch_size, token_budget=token_budget)
+        done = np.zeros(len(plan.jobs), dtype=bool) if resume is None else resume.done.copy()
+        initial = np.zeros(n_requests) if resume is None else resume.totals
+        totals = torch.from_numpy(np.array(initial, dtype=np.float64)).to(self.device)
+        stats.resumed_windows = int(done.sum())
+        if progress is not None and stats.resumed_windows:
+            progress.update(stats.resumed_windows)
+        start = last = time.perf_counter()
+        queue = deque(self.batches(plan, np.flatnonzero(~done), token_budget))
+        while queue:
+            batch = queue.popleft()
+            try:
+                batch_stats = self.run_batch(plan, [plan.jobs[i] for i in batch], totals)
+            except Exception as error:  # only out-of-memory errors are handled here
+                if not is_out_of_memory(error):
+                    raise
+                token_budget = self.shrink(error, batch, token_budget, auto_batch, plan)
+                stats.out_of_memory_retries += 1
+                stats.token_budget = token_budget
+                pending = np.concatenate([batch] + list(queue))
+                queue = deque(self.batches(plan, pending, token_budget))
+                continue
+            for name in ("windows", "batches", "input_tokens", "padded_tokens", "scored_tokens", "attention_pairs",
+                         "head_rows"):
+                setattr(stats, name, getattr(stats, name) + getattr(batch_stats, name))
+            done[batch] = True
             if progress is not None:
                 progress.update(len(batch))
-        result = totals.cpu().numpy()
+            if on_checkpoint is not None and time.perf_counter() - last >= interval and queue:
+                on_checkpoint(self.checkpoint(plan, totals, done))
+                last = time.perf_counter()
+        result = self.checkpoint(plan, totals, done).totals
         stats.seconds = time.perf_counter() - start
         return result, stats
+
+    @staticmethod
+    def batches(plan: ScoringPlan, job_ids: np.ndarray, token_budget: int) -> list[np.ndarray]:
+        """Batches (arrays of job indices) of the given jobs under a token budget."""
+        windows = [plan.jobs[i].window for i in job_ids]
+        return [job_ids[b] for b in plan_window_batches(windows, max_rows=token_budget, token_budget=token_budget)]
+
+    def shrink(self, error, batch, token_budget: int, auto_batch: bool, plan: ScoringPlan) -> int:
+        """The halved token budget after ``error``, or an :class:`OutOfMemory` naming the fix."""
+        width = max(plan.jobs[i].window.input_len for i in batch)
+        if not auto_batch:
+            raise OutOfMemory(
+                f"out of memory scoring a batch of {len(batch)} windows of up to {width} tokens: "
+                "use --batch_size auto (halves the batch and retries) or a smaller --batch_size"
+            ) from error
+        if len(batch) == 1:
+            raise OutOfMemory(
+                f"out of memory scoring a single window of {width} tokens: lower block_size in --metadata, "
+                "or use a smaller dtype or a device with more memory"
+            ) from error
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        halved = max(width, token_budget // 2)
+        log.warning("compression: out of memory on a batch of %d windows; retrying with a token budget of %d "
+                    "(about %d windows of %d tokens)", len(batch), halved, halved // width, width)
+        return halved
+
+    def checkpoint(self, plan: ScoringPlan, totals: torch.Tensor, done: np.ndarray) -> Checkpoint:
+        """Totals read back from the device (one sync), checked to be finite."""
+        values = totals.cpu().numpy()
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            raise NonFiniteScore(self.first_nonfinite_job(plan, int(bad[0]), done), int(bad[0]))
+        return Checkpoint(values, done.copy())
+
+    def first_nonfinite_job(self, plan: ScoringPlan, owner: int, done: np.ndarray) -> int:
+        """The first scored window of ``owner`` whose log-probabilities are not all finite (rescored one by one)."""
+        for i in np.flatnonzero(done):
+            job = plan.jobs[i]
+            w, seq = job.window, plan.sequences[job.seq]
+            if owner not in seq.owners_of(w.scored_start, w.end + 1):
+                continue
+            probe = torch.zeros(len(plan.scored_tokens), dtype=torch.float64, device=self.device)
+            self.run_batch(plan, [job], probe)
+            if not torch.isfinite(probe).all():
+                return int(i)
+        return -1

@@ -27,6 +27,10 @@ class CorpusError(ValueError):
     """The corpus cannot be evaluated; the message names the file or document."""
 
 
+def article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def parse_window_bos(value, where: str):
     if isinstance(value, bool):
         return value
@@ -68,6 +72,7 @@ class CompressionTask(ConfigurableTask):
     """Bits per character of a corpus under strided sliding windows."""
 
     OUTPUT_TYPE = "loglikelihood_rolling"
+    is_compression_task = True
 
     def __init__(self, config: dict | None = None, **kwargs):
         config = copy.deepcopy(dict(config or {}))
@@ -83,6 +88,7 @@ class CompressionTask(ConfigurableTask):
         config.setdefault("metric_list", copy.copy(metrics.METRIC_LIST))
         config.setdefault("process_results", metrics.process_results)
         self._run = {}
+        self._scoring_runs = []
         self._stream = None
         super().__init__(config=config, **kwargs)
 
@@ -94,6 +100,15 @@ class CompressionTask(ConfigurableTask):
         revision = (self.config.dataset_kwargs or {}).get("revision")
         return f"{name}@{revision}" if revision else name
 
+    def local_file_name(self) -> str:
+        """The file this task reads inside ``data_dir``."""
+        meta = self.config.metadata or {}
+        return meta.get("data_file") or f"{self.config.dataset_name or Path(str(self.config.dataset_path)).name}.jsonl"
+
+    def schema(self) -> str:
+        fields = f"{self.settings['text_field']!r}" + (" and 'category'" if (self.config.metadata or {}).get("categories") else "")
+        return f"JSON lines in the schema of {self.config.dataset_path} (field {fields})"
+
     def download(self, dataset_kwargs=None, **kwargs) -> None:
         import datasets
 
@@ -102,12 +117,11 @@ class CompressionTask(ConfigurableTask):
         self.data_file = None
         if data_dir:
             folder = Path(os.path.expanduser(str(data_dir)))
-            name = meta.get("data_file") or f"{self.config.dataset_name or Path(str(self.config.dataset_path)).name}.jsonl"
-            path = folder / name
+            path = folder / self.local_file_name()
             if not path.is_file():
                 raise CorpusError(
                     f"task {self.config.task}: data_dir is {str(folder)!r} but {path} does not exist "
-                    f"(expected {name} there, in the schema of hkust-nlp/llm-compression)"
+                    f"(expected {path.name} there: {self.schema()})"
                 )
             self.data_file = path
             self.dataset = datasets.load_dataset("json", data_files={self.config.test_split: str(path)})
@@ -119,7 +133,14 @@ class CompressionTask(ConfigurableTask):
                 if revision:
                     dataset_kwargs = {**(dataset_kwargs or {}), "revision": revision}
                     self.config.dataset_kwargs = dataset_kwargs
-            super().download(dataset_kwargs, **kwargs)
+            try:
+                super().download(dataset_kwargs, **kwargs)
+            except Exception as error:  # the hub is unreachable, or the dataset is not there
+                raise CorpusError(
+                    f"task {self.config.task}: could not load {self.corpus_name()} from the Hugging Face hub "
+                    f"({type(error).__name__}: {str(error)[:300]}). Offline, put {self.local_file_name()} "
+                    f"({self.schema()}) in a folder and pass it with --metadata '{{\"data_dir\": \"/path/to/folder\"}}'"
+                ) from error
         self.dataset = self._check_corpus(self.dataset)
 
     def _check_corpus(self, dataset):
@@ -141,7 +162,7 @@ class CompressionTask(ConfigurableTask):
         for i, text in enumerate(texts):
             if text is not None and not isinstance(text, str):
                 raise CorpusError(
-                    f"task {self.config.task}: document {i} of {where} has a {type(text).__name__} in {field!r}, not text"
+                    f"task {self.config.task}: document {i} of {where} has {article(type(text).__name__)} in {field!r}, not text"
                 )
         keep = [i for i, t in enumerate(texts) if t]
         if not keep:
@@ -177,22 +198,22 @@ class CompressionTask(ConfigurableTask):
                     f"task {self.config.task}: protocol=paper scores one token stream over all documents and "
                     f"cannot be split across {world_size} data-parallel processes; use one process or protocol=document"
                 )
-            self._stream = {"stream": harness.stream_fingerprint(self._run["corpus_sha256"], self.request_settings()),
+            self._stream = {"stream": harness.stream_fingerprint(self._run["corpus_sha256"], self.window_settings()),
                             "count": len(texts)}
         # Requests are cheap to build and carry the window settings, so never reuse a request cache
         # that may hold other settings.
         kwargs["cache_requests"] = False
         kwargs["rewrite_requests_cache"] = False
-        harness.install()  # hooks a model wrapper whose module was loaded after this one (vLLM)
         super().build_all_requests(limit=limit, samples=samples, rank=rank, world_size=world_size, **kwargs)
 
-    def request_settings(self) -> dict:
+    def window_settings(self) -> dict:
         s = self.settings
-        settings = {harness.REQUEST_KEY: harness.REQUEST_VERSION, "block_size": s["block_size"],
-                    "stride": s["stride"], "protocol": s["protocol"], "window_bos": s["window_bos"]}
-        if "windows_in_flight" in s:
-            settings["windows_in_flight"] = s["windows_in_flight"]
-        return settings
+        return harness.request_settings(s["block_size"], s["stride"], s["protocol"], s["window_bos"])
+
+    def request_settings(self) -> dict:
+        """The window settings, plus ``windows_in_flight`` for the vLLM engine when it is set."""
+        extra = {k: v for k, v in self.settings.items() if k == "windows_in_flight"}
+        return {**self.window_settings(), **extra}
 
     def construct_requests(self, doc, ctx, **kwargs):
         kwargs.pop("apply_chat_template", None)
@@ -207,6 +228,9 @@ class CompressionTask(ConfigurableTask):
     # --------------------------------------------------------------- results
     def process_results(self, doc, results):
         (resp,) = results
+        run = getattr(resp, "run", None)
+        if run is not None and not any(r is run for r in self._scoring_runs):
+            self._scoring_runs.append(run)
         seen = {k: resp.get(k) for k in ("prefix_token_id", "prefix_token", "window_bos", "window_bos_reason")}
         previous = self._run.setdefault("model", seen)
         if previous != seen:
@@ -222,7 +246,7 @@ class CompressionTask(ConfigurableTask):
         summary.update({"window_bos": model.get("window_bos"), "window_bos_reason": model.get("window_bos_reason"),
                         "prefix_token_id": model.get("prefix_token_id"), "prefix_token": model.get("prefix_token")})
         summary.update({k: v for k, v in self._run.items() if k != "model"})
-        if self.config.task in harness.RUN_STATS:
-            summary["run"] = harness.RUN_STATS[self.config.task]
+        if self._scoring_runs:
+            summary["run"] = self._scoring_runs[0] if len(self._scoring_runs) == 1 else self._scoring_runs
         config["compression"] = summary
         return config

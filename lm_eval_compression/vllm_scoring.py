@@ -17,8 +17,9 @@ import time
 
 import numpy as np
 
-from .scoring import Job, ScoreStats
-from .windows import causal_pairs
+from .planning import ScoringPlan, TokenSequence
+from .scoring import NonFiniteScore, ScoreStats
+from .windows import Window, causal_pairs
 
 # Windows sent to vLLM per call: with 1900-token windows about 0.5 GB of host memory for their outputs.
 DEFAULT_WINDOWS_IN_FLIGHT = 1024
@@ -33,11 +34,10 @@ def is_vllm(lm) -> bool:
     return any(c.__module__ == "lm_eval.models.vllm_causallms" and c.__name__ == "VLLM" for c in type(lm).__mro__)
 
 
-def window_prompt(seq: np.ndarray, job: Job, bos_id) -> list[int]:
-    """The window's model input followed by its last target: ``[bos] + seq[start:end + 1]``."""
-    w = job.window
-    ids = seq[w.start:w.end + 1].tolist()
-    return [int(bos_id)] + ids if w.bos else ids
+def window_prompt(seq: TokenSequence, window: Window, bos_id) -> list[int]:
+    """The window's model input followed by its last target: ``[bos] + tokens[start:end + 1]``."""
+    ids = seq.tokens[window.start:window.end + 1].tolist()
+    return [int(bos_id)] + ids if window.bos else ids
 
 
 def sampling_params():
@@ -74,9 +74,9 @@ def scored_logprobs(output, prompt: list[int], n_scored: int) -> np.ndarray:
     return values
 
 
-def check_lengths(lm, jobs: list[Job], task) -> None:
+def check_lengths(lm, plan: ScoringPlan, task) -> None:
     """Every prompt (window input + 1 target) plus the one generated token must fit the engine."""
-    longest = max((j.window.input_len for j in jobs), default=0)
+    longest = max((j.window.input_len for j in plan.jobs), default=0)
     if longest + 2 > lm.max_length:
         raise VLLMScoringError(
             f"task {task}: a {longest}-token window needs max_model_len >= {longest + 2} with --model vllm "
@@ -85,21 +85,27 @@ def check_lengths(lm, jobs: list[Job], task) -> None:
         )
 
 
-def score(lm, sequences, owners, jobs: list[Job], n_owners: int, *, bos_id=None,
-          windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT, progress=None) -> tuple[np.ndarray, ScoreStats]:
-    """Sum of scored log-probabilities (nats) per owner, float64, through ``lm``'s vLLM engine."""
+def score(lm, plan: ScoringPlan, *, bos_id=None, windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT,
+          progress=None) -> tuple[np.ndarray, ScoreStats]:
+    """Sum of scored log-probabilities (nats) per request of ``plan``, float64, through ``lm``'s vLLM engine.
+
+    Raises :class:`NonFiniteScore` for the first window with a NaN or infinite log-probability.
+    """
     params = sampling_params()
     stats = ScoreStats(batch_size=windows_in_flight)
-    totals = np.zeros(n_owners, dtype=np.float64)
+    totals = np.zeros(len(plan.scored_tokens), dtype=np.float64)
     start = time.perf_counter()
-    for lo in range(0, len(jobs), windows_in_flight):
-        group = jobs[lo:lo + windows_in_flight]
-        prompts = [window_prompt(sequences[j.seq], j, bos_id) for j in group]
+    for lo in range(0, len(plan.jobs), windows_in_flight):
+        group = plan.jobs[lo:lo + windows_in_flight]
+        prompts = [window_prompt(plan.sequences[j.seq], j.window, bos_id) for j in group]
         outputs = lm._model_generate(requests=prompts, generate=True, sampling_params=params)
-        for job, prompt, output in zip(group, prompts, outputs, strict=True):
+        for k, (job, prompt, output) in enumerate(zip(group, prompts, outputs, strict=True)):
             w = job.window
             values = scored_logprobs(output, prompt, w.n_scored)
-            np.add.at(totals, owners[job.seq][w.scored_start:w.end + 1], values)
+            owners = plan.sequences[job.seq].owners_of(w.scored_start, w.end + 1)
+            if not np.isfinite(values).all():
+                raise NonFiniteScore(lo + k, int(owners[np.flatnonzero(~np.isfinite(values))[0]]))
+            np.add.at(totals, owners, values)
         lengths = [len(p) for p in prompts]
         stats.windows += len(group)
         stats.batches += 1

@@ -32,6 +32,22 @@ def read_jsonl(path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+# the pipelines' task layouts every end-to-end test runs with: one task, and two tasks on two local workers
+LAYOUTS = {"1task": [], "2tasks": ["--tasks", "2", "--workers", "2"]}
+
+
+def dropped_rows(work, step_name: str) -> list[dict]:
+    """The documents a step dropped (datatrove's exclusion writers, one file per task), in id order."""
+    rows = [r for f in sorted(Path(work).glob(f"stages/*/dropped/{step_name}/*.jsonl")) for r in read_jsonl(f)]
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def stage_stats(work) -> dict[str, str]:
+    """datatrove's per-task stats files of every stage but the manifest (which runs each time)."""
+    return {str(p.relative_to(work)): p.read_text() for p in Path(work).glob("stages/*/logs/stats/*.json")
+            if "_manifest" not in str(p)}
+
+
 def step(manifest: dict, name: str) -> dict:
     return next(s for s in manifest["steps"] if s["name"] == name)
 

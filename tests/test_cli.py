@@ -12,7 +12,7 @@ import pytest
 from api import evaluate, load_lm, per_doc
 from helpers import TASKS_DIR, run_lm_eval, write_corpus
 
-from lm_eval_compression import harness
+from lm_eval_compression import harness, runner
 from lm_eval_compression.task import CorpusError
 from lm_eval_compression.windows import WindowSettingsError
 
@@ -99,7 +99,7 @@ def test_block_size_above_model_maximum_is_rejected_before_scoring(tiny_models, 
     def no_scoring(*args, **kwargs):
         raise AssertionError("scored despite a bad block_size")
 
-    monkeypatch.setattr(harness.WindowScorer, "score", no_scoring)
+    monkeypatch.setattr(runner.WindowScorer, "score", no_scoring)
     with pytest.raises(WindowSettingsError, match=r"block_size \(1900\) is larger than the model's maximum length \(256\)"):
         evaluate(load_lm(tiny_models["plain"]), ["compression_cc"], {"data_dir": corpus_dir})
 

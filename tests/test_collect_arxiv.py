@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from fixtures_collect import arxiv_sources, check_manifest_counts, collect, oai_pages, read_jsonl, serve, step
+from fixtures_collect import LAYOUTS, arxiv_sources, check_manifest_counts, collect, oai_pages, read_jsonl, serve, step
 
-from lm_eval_compression.collect.arxiv import find_main, inline_inputs, read_source, strip_comments
+from lm_eval_compression.collect.latex import find_main, inline_inputs, read_source, strip_comments
 
 DOC_STEPS = ["extract", "exact_dedup", "near_dedup", "sample"]
 
@@ -34,14 +34,15 @@ def _arxiv_server():
     return serve({"/oai": oai, "/e-print/": eprint})
 
 
-@pytest.fixture(scope="module")
-def arxiv_run(tmp_path_factory):
+@pytest.fixture(scope="module", params=list(LAYOUTS))
+def arxiv_run(tmp_path_factory, request):
     """list + download + extract as cleaned LaTeX."""
     tmp = tmp_path_factory.mktemp("arxiv")
     out, work = tmp / "out", tmp / "work"
     with _arxiv_server() as (base, log):
         collect("arxiv_math", "all", "--oai-url", f"{base}/oai", "--eprint-url", f"{base}/e-print",
-                "--after", "2023-09-01", "--delay", 0, "--out", out, "--work", work, "--format", "latex")
+                "--after", "2023-09-01", "--delay", 0, "--out", out, "--work", work, "--format", "latex",
+                *LAYOUTS[request.param])
         requests = list(log)
     return {"out": out, "work": work, "requests": requests,
             "manifest": json.loads((out / "arxiv_math.manifest.json").read_text()),
@@ -141,3 +142,22 @@ def test_read_source_formats(tmp_path):
     assert sorted(read_source(tmp_path / "2310.00001")) == ["main.tex", "proof.tex", "sections/intro.tex"]
     assert list(read_source(tmp_path / "2310.00002")) == ["main.tex"]
     assert read_source(tmp_path / "2310.00003") == "pdf_only"
+
+
+def test_requests_retry_server_errors():
+    """Network retries are urllib3's Retry in requests' HTTPAdapter: two 503 answers, then the file."""
+    from lm_eval_compression.collect.network import PoliteSession
+
+    answers = [(503, "text/plain", b"busy"), (503, "text/plain", b"busy"), (200, "application/x-tar", b"SOURCE")]
+
+    def flaky(path, query):
+        return answers.pop(0)
+
+    with serve({"/e-print/": flaky}) as (base, log):
+        client = PoliteSession(delay=0, backoff=0)
+        r = client.get(f"{base}/e-print/2310.00001")
+        assert (r.status_code, r.content) == (200, b"SOURCE")
+        assert len(log) == 3 and client.requests == 1
+        answers.extend([(404, "text/plain", b"no such paper")] * 3)
+        assert client.get(f"{base}/e-print/2310.00002").status_code == 404  # not retried
+        assert len(log) == 4

@@ -7,10 +7,22 @@ import json
 import re
 
 import pytest
-from fixtures_collect import check_manifest_counts, code_file, collect, python_repos, read_jsonl, serve, step
+from fixtures_collect import (
+    LAYOUTS,
+    check_manifest_counts,
+    code_file,
+    collect,
+    dropped_rows,
+    python_repos,
+    read_jsonl,
+    serve,
+    stage_stats,
+    step,
+)
 
 from lm_eval_compression.collect.dedup import jaccard
-from lm_eval_compression.collect.python_code import CodeQualityFilter, detect_license
+from lm_eval_compression.collect.filters import CodeQualityFilter
+from lm_eval_compression.collect.github import detect_license
 
 DOC_STEPS = ["extract", "exact_dedup", "quality", "near_dedup", "sample"]
 
@@ -27,12 +39,13 @@ def test_fixture_near_duplicate_is_near():
     assert jaccard(a, code_file(2), 5, "code") < 0.2
 
 
-def test_extract_filters_and_dedups_local_repos(repos, tmp_path):
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_extract_filters_and_dedups_local_repos(repos, tmp_path, layout):
     repo_list = tmp_path / "repos.json"
     repo_list.write_text(json.dumps(repos["repo_list"]))
     out = tmp_path / "out"
     collect("python", "extract", "--repos-dir", repos["root"], "--repo-list", repo_list, "--out", out,
-            "--after", "2023-09-01", "--max-file-bytes", repos["big_bytes"] - 1)
+            "--after", "2023-09-01", "--max-file-bytes", repos["big_bytes"] - 1, *LAYOUTS[layout])
 
     rows = read_jsonl(out / "python.jsonl")
     assert sorted(r["meta"]["id"] for r in rows) == [
@@ -65,24 +78,24 @@ def test_extract_filters_and_dedups_local_repos(repos, tmp_path):
 
     # which copy went where, with the reason recorded in the work folder
     work = out / "work" / "python"
-    dropped = {r["id"]: r["metadata"] for r in read_jsonl(work / "exact_dedup.dropped.jsonl")}
+    dropped = {r["id"]: r["metadata"] for r in dropped_rows(work, "exact_dedup")}
     assert dropped["bob/beta/helpers.py"]["duplicate_of"] == "acme/alpha/vendored/helpers.py"
-    near = read_jsonl(work / "near_dedup.dropped.jsonl")
+    near = dropped_rows(work, "near_dedup")
     assert [(r["id"], r["metadata"]["near_duplicate_of"]) for r in near] == [
         ("acme/alpha/pkg/geometry_copy.py", "acme/alpha/pkg/geometry.py")]
-    quality = {r["id"]: r["metadata"]["dropped_reason"] for r in read_jsonl(work / "quality.dropped.jsonl")}
+    quality = {r["id"]: r["metadata"]["filter_reason"] for r in dropped_rows(work, "quality")}
     assert quality == {"acme/alpha/art.py": "low_alnum", "acme/alpha/data_table.py": "long_line",
                        "acme/alpha/proto_pb2.py": "auto_generated", "acme/alpha/wide.py": "mean_line_length"}
 
-    # resumable: a new size target redoes the sampling only
-    stats_before = {p.name: p.read_text() for p in work.glob("*.stats.json")}
+    # resumable (datatrove's skip_completed): a new size target redoes the sampling only
+    stats_before = stage_stats(work)
     total = manifest["final"]["chars"]
     collect("python", "extract", "--repos-dir", repos["root"], "--repo-list", repo_list, "--out", out,
             "--after", "2023-09-01", "--max-file-bytes", repos["big_bytes"] - 1, "--target-chars", total // 2,
-            "--seed", 7)
-    stats_after = {p.name: p.read_text() for p in work.glob("*.stats.json")}
+            "--seed", 7, *LAYOUTS[layout])
+    stats_after = stage_stats(work)
     changed = sorted(n for n in stats_after if stats_after[n] != stats_before.get(n))
-    assert changed == ["sample.stats.json"]
+    assert changed == ["stages/07_sample/logs/stats/00000.json"]
     manifest = json.loads((out / "python.manifest.json").read_text())
     check_manifest_counts(manifest, DOC_STEPS)
     assert total // 2 <= manifest["final"]["chars"] < total
@@ -90,7 +103,7 @@ def test_extract_filters_and_dedups_local_repos(repos, tmp_path):
 
     # --force redoes everything, with the same result
     collect("python", "extract", "--repos-dir", repos["root"], "--repo-list", repo_list, "--out", out,
-            "--after", "2023-09-01", "--max-file-bytes", repos["big_bytes"] - 1, "--force")
+            "--after", "2023-09-01", "--max-file-bytes", repos["big_bytes"] - 1, "--force", *LAYOUTS[layout])
     forced = json.loads((out / "python.manifest.json").read_text())
     assert forced["final"]["chars"] == total
 

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import math
 import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,20 +20,22 @@ import pytest
 from helpers import TASKS_DIR, run_lm_eval
 
 from lm_eval_compression import demo, vllm_scoring
-from lm_eval_compression.scoring import Job, ScoreStats
+from lm_eval_compression.planning import ScoringPlan, TokenSequence, WindowJob
+from lm_eval_compression.scoring import ScoreStats
 from lm_eval_compression.task import read_settings
 from lm_eval_compression.windows import Window, WindowSettingsError
 
 TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
 # CPU settings of the vLLM engine: no CUDA probing, a 1 GiB KV cache instead of a share of all memory.
 VLLM_ENV = {"VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1"}
-# Per protocol: --metadata beyond data_dir, and --limit (documents per corpus), sized for a 2-core CPU.
-# document: the task's default windows (1900/512, two windows per document); paper: a two-document
-# stream per corpus, strided, sent to vLLM three windows per call.
+# Sized for a shared 2-core CPU: the sample's short documents (every one after the first two of each corpus,
+# 226 to 622 tokens) under small strided windows, so that documents and streams span several windows.
+# document: window BOS on (SmolLM2 adds none by default); paper: vLLM gets three windows per call.
 RUNS = {
-    "document": ({}, 1),
-    "paper": ({"protocol": "paper", "block_size": 512, "stride": 384, "windows_in_flight": 3}, 2),
+    "document": {"block_size": 256, "stride": 128, "window_bos": True},
+    "paper": {"protocol": "paper", "block_size": 256, "stride": 192, "windows_in_flight": 3},
 }
+SKIP_DOCS = 2
 
 
 def have_vllm() -> bool:
@@ -41,10 +44,9 @@ def have_vllm() -> bool:
 
 # ---------------------------------------------------------------------------- unit tests, no vLLM needed
 def test_window_prompt_is_the_input_followed_by_the_last_target():
-    seq = np.arange(100, 120)
-    assert vllm_scoring.window_prompt(seq, Job(0, Window(3, 8, 2)), bos_id=1) == [103, 104, 105, 106, 107, 108]
-    assert vllm_scoring.window_prompt(seq, Job(0, Window(3, 8, 2, bos=True)), bos_id=1) == [1, 103, 104, 105,
-                                                                                            106, 107, 108]
+    seq = TokenSequence(np.arange(100, 120, dtype=np.int32), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    assert vllm_scoring.window_prompt(seq, Window(3, 8, 2), bos_id=1) == [103, 104, 105, 106, 107, 108]
+    assert vllm_scoring.window_prompt(seq, Window(3, 8, 2, bos=True), bos_id=1) == [1, 103, 104, 105, 106, 107, 108]
 
 
 class FlatLogprobs(list):
@@ -86,10 +88,10 @@ def test_scored_logprobs_rejects_outputs_that_do_not_match_the_prompt():
 
 
 def test_windows_need_room_for_the_last_target_and_one_generated_token():
-    lm = SimpleNamespace(max_length=514)
-    vllm_scoring.check_lengths(lm, [Job(0, Window(0, 512, 512))], "t")
+    plan = ScoringPlan(jobs=[WindowJob(0, Window(0, 512, 512))])
+    vllm_scoring.check_lengths(SimpleNamespace(max_length=514), plan, "t")
     with pytest.raises(vllm_scoring.VLLMScoringError, match="needs max_model_len >= 514 .* the engine has 513"):
-        vllm_scoring.check_lengths(SimpleNamespace(max_length=513), [Job(0, Window(0, 512, 512))], "t")
+        vllm_scoring.check_lengths(SimpleNamespace(max_length=513), plan, "t")
 
 
 def test_windows_in_flight_must_be_a_positive_integer():
@@ -122,17 +124,28 @@ def smollm2_folder(tmp_path_factory):
     return convert(os.environ.get("SMOLLM2_HF_DIR") or tmp_path_factory.mktemp("smollm2"))
 
 
-def run(backend, folder, protocol, tmp_path):
-    extra, limit = RUNS[protocol]
-    meta = {"data_dir": str(demo.sample_dir()), **extra}
+@pytest.fixture(scope="module")
+def short_documents(tmp_path_factory):
+    """The shipped sample without the first SKIP_DOCS (long) documents of each corpus."""
+    folder = tmp_path_factory.mktemp("sample")
+    for name in ("cc", "python", "arxiv_math"):
+        lines = (demo.sample_dir() / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        (folder / f"{name}.jsonl").write_text("\n".join(lines[SKIP_DOCS:]) + "\n", encoding="utf-8")
+    return folder
+
+
+def run(backend, folder, data_dir, protocol, tmp_path):
+    meta = {"data_dir": str(data_dir), **RUNS[protocol]}
     args = f"pretrained={folder},dtype=float32,prefix_token_id={demo.PREFIX_TOKEN_ID}"
     if backend == "vllm":
         args += ",enforce_eager=True"
     cmd = ["--model", backend, "--model_args", args, "--tasks", "compression", "--include_path", str(TASKS_DIR),
-           "--metadata", json.dumps(meta), "--limit", str(limit), "--log_samples"]
+           "--metadata", json.dumps(meta), "--log_samples"]
     if backend == "hf":
         cmd += ["--device", "cpu", "--batch_size", "4"]
+    start = time.time()
     results, _ = run_lm_eval(cmd, cwd=tmp_path / backend, env_extra=VLLM_ENV if backend == "vllm" else None)
+    results["wall_seconds"] = time.time() - start
     samples = {}
     for task in TASKS:
         path = next(Path(tmp_path, backend, "out").rglob(f"samples_{task}_*.jsonl"))
@@ -145,10 +158,12 @@ def run(backend, folder, protocol, tmp_path):
 @pytest.mark.slow
 @pytest.mark.real_model
 @pytest.mark.parametrize("protocol", ["document", "paper"])
-def test_vllm_bpc_equals_hf_for_every_corpus(smollm2_folder, protocol, tmp_path):
-    hf, hf_docs = run("hf", smollm2_folder, protocol, tmp_path)
-    vl, vl_docs = run("vllm", smollm2_folder, protocol, tmp_path)
-    extra, limit = RUNS[protocol]
+def test_vllm_bpc_equals_hf_for_every_corpus(smollm2_folder, short_documents, protocol, tmp_path):
+    hf, hf_docs = run("hf", smollm2_folder, short_documents, protocol, tmp_path)
+    vl, vl_docs = run("vllm", smollm2_folder, short_documents, protocol, tmp_path)
+    extra = RUNS[protocol]
+    n_docs = {t: len((short_documents / f"{t.removeprefix('compression_')}.jsonl").read_text().splitlines())
+              for t in TASKS}
     for task in TASKS:
         h, v = hf["results"][task], vl["results"][task]
         assert math.isfinite(h["bpc,none"]) and 0.2 < h["bpc,none"] < 2.0
@@ -157,16 +172,17 @@ def test_vllm_bpc_equals_hf_for_every_corpus(smollm2_folder, protocol, tmp_path)
             assert v[key] == h[key], (task, key)
         hs, vs = hf["configs"][task]["compression"], vl["configs"][task]["compression"]
         assert {k: x for k, x in vs.items() if k != "run"} == {k: x for k, x in hs.items() if k != "run"}
-        assert hs["protocol"] == protocol and hs["documents"] == limit
+        assert hs["protocol"] == protocol and hs["documents"] == n_docs[task]
+        assert hs["window_bos"] is (protocol == "document")
         assert set(vs["run"]) == set(ScoreStats().as_dict())
         for key in ("windows", "scored_tokens"):
             assert vs["run"][key] == hs["run"][key], (task, key)
-        assert vs["run"]["windows"] > limit  # the documents or the stream really span several windows
+        assert vs["run"]["windows"] > n_docs[task]  # the documents or the stream really span several windows
         if "windows_in_flight" in extra:
             assert vs["run"]["batch_size"] == extra["windows_in_flight"]
             assert vs["run"]["batches"] == math.ceil(vs["run"]["windows"] / extra["windows_in_flight"])
         # per-document responses: the same fields and counts, log-likelihoods within the same tolerance
-        assert len(vl_docs[task]) == len(hf_docs[task]) == limit
+        assert len(vl_docs[task]) == len(hf_docs[task]) == n_docs[task]
         for dh, dv in zip(hf_docs[task], vl_docs[task], strict=True):
             assert set(dv) == set(dh)
             assert {k: x for k, x in dv.items() if k not in ("loglikelihood", "bpc")} == \
@@ -177,4 +193,5 @@ def test_vllm_bpc_equals_hf_for_every_corpus(smollm2_folder, protocol, tmp_path)
     report = {t: {"hf": hf["results"][t]["bpc,none"], "vllm": vl["results"][t]["bpc,none"],
                   "hf_seconds": hf["configs"][t]["compression"]["run"]["seconds"],
                   "vllm_seconds": vl["configs"][t]["compression"]["run"]["seconds"]} for t in TASKS}
+    report["wall_seconds"] = {"hf": round(hf["wall_seconds"], 1), "vllm": round(vl["wall_seconds"], 1)}
     print(f"\n{protocol}: {json.dumps(report, indent=1)}")

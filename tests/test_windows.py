@@ -132,3 +132,36 @@ def test_window_batches_keep_fully_scored_windows_apart():
             keep = max(w.input_len for w in ws) - min(w.input_len - w.n_scored for w in ws)
             if full == {False}:
                 assert keep <= 3  # at most one stride of head rows per window
+
+
+def test_plan_stream_scored_tokens_and_owners_match_a_per_token_count():
+    """The stream plan's per-document scored tokens (computed from spans) equal a count over every
+    scored target of every window, and owners_of names each token's document."""
+    import random
+
+    import numpy as np
+
+    from lm_eval_compression.planning import plan_documents, plan_stream
+
+    rng = random.Random(5)
+    for _ in range(200):
+        lengths = [rng.randint(1, 30) for _ in range(rng.randint(1, 8))]
+        block = rng.randint(2, 40)
+        stride = rng.randint(1, block)
+        docs = [np.arange(n, dtype=np.int32) for n in lengths]
+        owners = rng.sample(range(len(docs)), len(docs))
+        if sum(lengths) < block + 1:
+            continue
+        plan = plan_stream(docs, owners, len(docs), block, stride, where="test")
+        per_token = np.repeat(owners, lengths)
+        seq = plan.sequences[0]
+        assert seq.owners_of(0, len(per_token)).tolist() == per_token.tolist()
+        counted = np.zeros(len(docs), dtype=np.int64)
+        for job in plan.jobs:
+            w = job.window
+            np.add.at(counted, per_token[w.scored_start:w.end + 1], 1)
+        assert counted.tolist() == plan.scored_tokens.tolist()
+    plan = plan_documents([np.arange(5, dtype=np.int32), np.arange(3, dtype=np.int32)], [1, 0], 2, 4, 2, 99, False)
+    assert plan.scored_tokens.tolist() == [3, 5]
+    assert plan.sequences[0].tokens.tolist() == [99, 0, 1, 2, 3, 4]
+    assert plan.sequences[0].owners_of(0, 6).tolist() == [1] * 6

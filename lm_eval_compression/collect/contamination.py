@@ -13,15 +13,17 @@ import argparse
 import contextlib
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import xxhash
 from datatrove.data import Document
-from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.writers import JsonlWriter
+from tqdm.auto import tqdm
 
-from .common import AtomicWriter, json_line, progress, read_jsonl
+from .files import AtomicWriter, json_line, read_jsonl
+from .steps import StepFilter
 
 _WORDS = re.compile(r"\w+")
 TEXT_KEYS = ("content", "text")
@@ -58,7 +60,7 @@ class NgramIndex:
         self.docs = docs
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], n: int = 13, sources: list[str] | None = None) -> "NgramIndex":
+    def from_texts(cls, texts: Iterable[str], n: int = 13, sources: list[str] | None = None) -> NgramIndex:
         parts, docs = [], 0
         for text in texts:
             parts.append(ngram_hashes(text, n))
@@ -67,7 +69,7 @@ class NgramIndex:
         return cls(hashes, n, sources or [], docs)
 
     @classmethod
-    def from_jsonl(cls, paths: Iterable[str], n: int = 13) -> "NgramIndex":
+    def from_jsonl(cls, paths: Iterable[str], n: int = 13) -> NgramIndex:
         """Index JSON-lines files whose rows have ``content`` (evaluation schema) or ``text``."""
         paths = [str(p) for p in paths]
 
@@ -92,17 +94,25 @@ class NgramIndex:
                 "reference_ngrams": int(len(self.hashes))}
 
 
-class ContaminationFilter(BaseFilter):
-    """Drops documents sharing at least ``min_overlap`` n-grams with the reference (reason ``contaminated``)."""
+class ContaminationFilter(StepFilter):
+    """Drops documents sharing at least ``min_overlap`` n-grams with the reference (reason ``contaminated``).
 
-    name = "n-gram decontamination"
+    Give an ``index``, or ``references`` (JSON-lines paths) that each task indexes when it starts, so that a
+    large reference is never pickled into a distributed job."""
 
-    def __init__(self, index: NgramIndex, min_overlap: int = 1):
-        super().__init__()
+    def __init__(self, index: NgramIndex | None = None, min_overlap: int = 1, references: list[str] | None = None,
+                 n: int = 13, name: str = "decontaminate", exclusion_writer: JsonlWriter | None = None):
+        super().__init__(name, exclusion_writer)
+        if index is None and not references:
+            raise ValueError("ContaminationFilter needs an index or reference files")
         self.index = index
+        self.references = list(references or [])
+        self.n = n
         self.min_overlap = min_overlap
 
-    def filter(self, doc: Document):
+    def check(self, doc: Document):
+        if self.index is None:
+            self.index = NgramIndex.from_jsonl(self.references, self.n)
         hits = self.index.overlap(doc.text)
         if hits >= self.min_overlap:
             doc.metadata["contamination_ngrams"] = hits
@@ -141,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.inputs:
         docs = hit = 0
         with (AtomicWriter(args.output) if args.output else contextlib.nullcontext()) as out:
-            for row in progress(read_jsonl(path), desc=Path(path).name, enabled=not args.no_progress):
+            for row in tqdm(read_jsonl(path), desc=Path(path).name, disable=args.no_progress, unit="doc"):
                 docs += 1
                 contaminated = index.overlap(row_text(row)) > 0
                 hit += contaminated

@@ -1,103 +1,150 @@
-"""Exact and near-duplicate removal, as datatrove filters that keep the first copy they see.
+"""Exact and near-duplicate removal as multi-stage datatrove pipelines that work across tasks and machines.
 
-Exact: a hash of the content (optionally with whitespace collapsed).  Near: MinHash signatures of
-token 5-gram shingles in a ``datasketch`` LSH index; a document whose estimated Jaccard similarity to
-an earlier kept one reaches the threshold (0.85 in the paper) is dropped.  Both run in one process
-over a stream, which fits corpora of the size these evaluations use (millions, not billions, of
-documents); datatrove's multi-stage MinHash blocks are the tool for web-scale runs.
+Both keep, of every group of duplicates, the document that comes first in the sources' order
+(``metadata["_order"]``, set by the readers), so the result does not depend on how many tasks ran.
+
+Exact: each task writes ``[content hash, order, id]`` per document (:class:`ExactDedupSignature`); one task
+finds the groups (:class:`ExactDedupFind`); :class:`ExactDedupFilter` drops the later copies
+(reason ``exact_duplicate``, ``metadata["duplicate_of"]``).
+
+Near: datatrove's MinHash stages.  :class:`NearDupSignature` is datatrove's signature stage on this
+project's shingles (lower-cased word 5-grams for prose, identifier/punctuation 5-grams for code), with
+the LSH banding that datasketch chooses for the Jaccard threshold (0.85 in the paper) and the number of
+permutations; datatrove's ``MinhashDedupBuckets`` finds the pairs that share a band;
+:class:`NearDupCluster` keeps the pairs whose whole signatures agree on at least the threshold share of
+values and joins them into clusters; :class:`NearDupFilter` drops all but the first of each cluster
+(reason ``near_duplicate``, ``metadata["near_duplicate_of"]``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+import numpy as np
 from datatrove.data import Document
-from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.io import get_datafolder
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+from datatrove.pipeline.writers import JsonlWriter
+from datatrove.utils.binaryio import read_tuples_from_file
+from datatrove.utils.hashing import create_hash_func
+
+from .steps import ORDER_KEY, StepFilter
 
 _WS = re.compile(r"\s+")
 _WORDS = re.compile(r"\w+")
 _CODE_TOKENS = re.compile(r"\w+|[^\w\s]")
+DROPS = "drops.json"
 
 
-class ExactDedupFilter(BaseFilter):
-    """Drops documents whose content hash was seen before (reason ``exact_duplicate``)."""
+def _order(doc: Document) -> list:
+    order = doc.metadata.get(ORDER_KEY)
+    if order is None:
+        raise ValueError(f"document {doc.id!r} has no {ORDER_KEY} (set by the pipeline's reader)")
+    return order
 
-    name = "exact dedup"
 
-    def __init__(self, normalize_whitespace: bool = False):
+def _load_drops(folder) -> dict:
+    folder = get_datafolder(folder)
+    with folder.open(DROPS, "r") as f:
+        return json.load(f)
+
+
+def _write_drops(folder, drops: dict) -> None:
+    with get_datafolder(folder).open(DROPS, "w") as f:
+        json.dump(drops, f)
+
+
+# ---------------------------------------------------------------- exact
+
+
+def content_hash(text: str, normalize_whitespace: bool = False) -> str:
+    if normalize_whitespace:
+        text = _WS.sub(" ", text).strip()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+class ExactDedupSignature(PipelineStep):
+    """Stage 1 of exact dedup: passes documents on and writes ``[hash, order, id]`` for each."""
+
+    type = "🫂 - DEDUP"
+    name = "exact dedup signatures"
+
+    def __init__(self, output_folder: str, normalize_whitespace: bool = False):
         super().__init__()
+        self.output_folder = get_datafolder(output_folder)
         self.normalize_whitespace = normalize_whitespace
-        self.seen: dict[bytes, str] = {}
 
-    def key(self, text: str) -> bytes:
-        if self.normalize_whitespace:
-            text = _WS.sub(" ", text).strip()
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        with self.output_folder.open(f"{rank:05d}.jsonl", "w") as f:
+            for doc in data:
+                self.stat_update("total")
+                f.write(json.dumps([content_hash(doc.text, self.normalize_whitespace), _order(doc), doc.id]) + "\n")
+                yield doc
 
-    def filter(self, doc: Document):
-        key = self.key(doc.text)
-        if key in self.seen:
-            doc.metadata["duplicate_of"] = self.seen[key]
+
+class ExactDedupFind(PipelineStep):
+    """Stage 2 of exact dedup (one task): ``drops.json`` maps every later copy's id to the first copy's."""
+
+    type = "🫂 - DEDUP"
+    name = "exact dedup find"
+
+    def __init__(self, input_folder: str, output_folder: str):
+        super().__init__()
+        self.input_folder = get_datafolder(input_folder)
+        self.output_folder = output_folder
+
+    def _rows(self):
+        for name in sorted(self.input_folder.list_files(glob_pattern="*.jsonl")):
+            with self.input_folder.open(name, "r") as f:
+                for line in f:
+                    yield json.loads(line)
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if world_size != 1:
+            raise ValueError("exact dedup find runs as a single task")
+        first: dict[str, tuple] = {}
+        seen_ids: set[str] = set()
+        for h, order, doc_id in self._rows():
+            if doc_id in seen_ids:
+                raise ValueError(f"two documents have the id {doc_id!r}; ids must be unique")
+            seen_ids.add(doc_id)
+            if h not in first or (order, doc_id) < first[h]:
+                first[h] = (order, doc_id)
+        drops = {doc_id: first[h][1] for h, order, doc_id in self._rows() if first[h][1] != doc_id}
+        self.stat_update("duplicates", value=len(drops))
+        _write_drops(self.output_folder, drops)
+        return iter(())
+
+
+class ExactDedupFilter(StepFilter):
+    """Stage 3 of exact dedup: drops the copies found in stage 2."""
+
+    def __init__(self, folder: str, name: str = "exact_dedup", exclusion_writer: JsonlWriter | None = None):
+        super().__init__(name, exclusion_writer)
+        self.folder = folder
+        self._drops = None
+
+    def check(self, doc: Document):
+        if self._drops is None:
+            self._drops = _load_drops(self.folder)
+        if doc.id in self._drops:
+            doc.metadata["duplicate_of"] = self._drops[doc.id]
             return False, "exact_duplicate"
-        self.seen[key] = doc.id
         return True
 
 
-def shingles(text: str, n: int = 5, mode: str = "words") -> set[bytes]:
+# ---------------------------------------------------------------- near
+
+
+def shingles(text: str, n: int = 5, mode: str = "words") -> set[str]:
     """Token ``n``-grams: lower-cased words for prose, identifier/punctuation tokens for code."""
     tokens = _CODE_TOKENS.findall(text) if mode == "code" else _WORDS.findall(text.lower())
     if len(tokens) < n:
-        return {" ".join(tokens).encode("utf-8", "surrogatepass")} if tokens else set()
-    return {" ".join(tokens[i:i + n]).encode("utf-8", "surrogatepass") for i in range(len(tokens) - n + 1)}
-
-
-class MinhashDedupFilter(BaseFilter):
-    """Near-duplicate removal with MinHash LSH (datasketch); reason ``near_duplicate``.
-
-    Each document is compared with the documents kept so far: LSH proposes candidates and the MinHash
-    estimate of Jaccard similarity decides.  Deterministic for a given ``seed``.
-    """
-
-    name = "minhash dedup"
-
-    def __init__(self, threshold: float = 0.85, num_perm: int = 128, ngram: int = 5, mode: str = "words",
-                 seed: int = 1):
-        super().__init__()
-        self.threshold = threshold
-        self.num_perm = num_perm
-        self.ngram = ngram
-        self.mode = mode
-        self.seed = seed
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self.kept: dict[str, LeanMinHash] = {}
-
-    def signature(self, text: str) -> LeanMinHash | None:
-        grams = shingles(text, self.ngram, self.mode)
-        if not grams:
-            return None
-        m = MinHash(num_perm=self.num_perm, seed=self.seed)
-        m.update_batch(list(grams))
-        return LeanMinHash(m)
-
-    def filter(self, doc: Document):
-        sig = self.signature(doc.text)
-        if sig is None:
-            return True
-        best, best_key = 0.0, None
-        for key in self.lsh.query(sig):
-            sim = sig.jaccard(self.kept[key])
-            if sim > best:
-                best, best_key = sim, key
-        if best_key is not None and best >= self.threshold:
-            doc.metadata["near_duplicate_of"] = best_key
-            doc.metadata["near_duplicate_jaccard"] = round(float(best), 4)
-            return False, "near_duplicate"
-        key = doc.id if doc.id not in self.kept else f"{doc.id}#{len(self.kept)}"
-        self.lsh.insert(key, sig)
-        self.kept[key] = sig
-        return True
+        return {" ".join(tokens)} if tokens else set()
+    return {" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
 
 
 def jaccard(a: str, b: str, n: int = 5, mode: str = "words") -> float:
@@ -108,4 +155,141 @@ def jaccard(a: str, b: str, n: int = 5, mode: str = "words") -> float:
     return len(sa & sb) / len(sa | sb)
 
 
-__all__ = ["ExactDedupFilter", "MinhashDedupFilter", "shingles", "jaccard"]
+def minhash_config(threshold: float = 0.85, num_perm: int = 128, ngram: int = 5, seed: int = 1) -> MinhashConfig:
+    """datatrove's MinHash settings with the bands datasketch's ``MinHashLSH`` picks for ``threshold``
+    (equal weights on false positives and negatives): 128 permutations at 0.85 give 8 bands of 16."""
+    from datasketch.lsh import _optimal_param
+
+    if not 0 < threshold <= 1:
+        raise ValueError(f"--near-dup-threshold must be in (0, 1], not {threshold}")
+    bands, rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    return MinhashConfig(n_grams=ngram, num_buckets=int(bands), hashes_per_bucket=int(rows), seed=seed)
+
+
+class NearDupSignature(MinhashDedupSignature):
+    """datatrove's MinHash stage 1 on this project's shingles; also writes ``ids/<rank>.jsonl``
+    (``[index, id, order]``) so that later stages can name documents."""
+
+    def __init__(self, output_folder: str, config: MinhashConfig, mode: str = "words"):
+        PipelineStep.__init__(self)  # datatrove's __init__ also loads a word tokenizer these shingles do not use
+        self.output_folder = get_datafolder(output_folder)
+        self.config = config
+        self.num_hashes = config.num_buckets * config.hashes_per_bucket
+        self._parameters = None
+        self._hash_func = create_hash_func(config.hash_config)
+        self.skip_existing_sigs = False
+        self.mode = mode
+
+    def get_shingles(self, text: str) -> np.ndarray:
+        grams = sorted(shingles(text, self.config.n_grams, self.mode))
+        hashes = (self._hash_func(g.encode("utf-8", "surrogatepass")) for g in grams)
+        return np.fromiter(hashes, dtype=np.uint64, count=len(grams)).reshape((-1, 1))
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        def named():
+            with self.output_folder.open(f"ids/{rank:05d}.jsonl", "w") as f:
+                for i, doc in enumerate(data):
+                    f.write(json.dumps([i, doc.id, _order(doc)]) + "\n")
+                    yield doc
+
+        return super().run(named(), rank, world_size)
+
+
+class NearDupCluster(PipelineStep):
+    """MinHash stage 3 (one task).  The pairs that datatrove's bucket stage found (sharing one band) are
+    checked against the whole signature: a pair stays when the share of equal MinHash values (the estimated
+    Jaccard similarity) reaches ``threshold``, as datasketch's LSH queries did.  Checked pairs are joined into
+    clusters; of each, the first document in source order stays and ``drops.json`` maps the others to it."""
+
+    type = "🫂 - DEDUP"
+    name = "near dedup clusters"
+
+    def __init__(self, dups_folder: str, signatures_folder: str, output_folder: str, config: MinhashConfig,
+                 threshold: float):
+        super().__init__()
+        self.dups_folder = get_datafolder(dups_folder)
+        self.signatures_folder = get_datafolder(signatures_folder)
+        self.output_folder = output_folder
+        self.config = config
+        self.threshold = threshold
+
+    def pairs(self) -> set[tuple[tuple[int, int], tuple[int, int]]]:
+        found = set()
+        for name in sorted(self.dups_folder.list_files(glob_pattern="*.dups")):
+            with self.dups_folder.open(name, "rb") as f:
+                for f1, d1, f2, d2 in read_tuples_from_file(f, "4I", lines_to_buffer=1000):
+                    found.add(tuple(sorted([(f1, d1), (f2, d2)])))
+        return found
+
+    def signatures(self, nodes: set[tuple[int, int]]) -> dict[tuple[int, int], np.ndarray]:
+        """The whole signature (all bands) of each document in ``nodes``, from stage 1's bucket files."""
+        cfg = self.config
+        dtype = np.dtype([("h", f"<{cfg.hash_config.struct_format}", (cfg.hashes_per_bucket,)), ("doc", "<u4")])
+        parts: dict[tuple[int, int], list] = {node: [None] * cfg.num_buckets for node in nodes}
+        for file_id in sorted({f for f, _ in nodes}):
+            wanted = {d for f, d in nodes if f == file_id}
+            for b in range(cfg.num_buckets):
+                with self.signatures_folder.open(f"bucket_{b:03d}/{file_id:05d}.minhash.sig", "rb") as f:
+                    records = np.frombuffer(f.read(), dtype=dtype)
+                for rec in records[np.isin(records["doc"], list(wanted))]:
+                    parts[(file_id, int(rec["doc"]))][b] = rec["h"]
+        return {node: np.concatenate(p) for node, p in parts.items()}
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if world_size != 1:
+            raise ValueError("near dedup clustering runs as a single task")
+        candidates = self.pairs()
+        sigs = self.signatures({node for pair in candidates for node in pair})
+        parent: dict[tuple[int, int], tuple[int, int]] = {}
+
+        def find(x):
+            root = x
+            while parent.setdefault(root, root) != root:
+                root = parent[root]
+            while parent[x] != root:
+                parent[x], x = root, parent[x]
+            return root
+
+        for a, b in sorted(candidates):
+            self.stat_update("candidate_pairs")
+            if float(np.mean(sigs[a] == sigs[b])) < self.threshold:
+                continue
+            self.stat_update("similar_pairs")
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+        names = {}
+        for file_id in sorted({f for f, _ in parent}):
+            with self.signatures_folder.open(f"ids/{file_id:05d}.jsonl", "r") as f:
+                for line in f:
+                    i, doc_id, order = json.loads(line)
+                    if (file_id, i) in parent:
+                        names[(file_id, i)] = (order, doc_id)
+        clusters: dict[tuple, list] = {}
+        for node in parent:
+            clusters.setdefault(find(node), []).append(names[node])
+        drops = {}
+        for members in clusters.values():
+            keep = min(members)
+            drops.update({doc_id: keep[1] for order, doc_id in members if doc_id != keep[1]})
+            self.stat_update("clusters")
+        self.stat_update("duplicates", value=len(drops))
+        _write_drops(self.output_folder, drops)
+        return iter(())
+
+
+class NearDupFilter(StepFilter):
+    """MinHash stage 4: drops every member of a cluster but its first."""
+
+    def __init__(self, folder: str, name: str = "near_dedup", exclusion_writer: JsonlWriter | None = None):
+        super().__init__(name, exclusion_writer)
+        self.folder = folder
+        self._drops = None
+
+    def check(self, doc: Document):
+        if self._drops is None:
+            self._drops = _load_drops(self.folder)
+        if doc.id in self._drops:
+            doc.metadata["near_duplicate_of"] = self._drops[doc.id]
+            return False, "near_duplicate"
+        return True

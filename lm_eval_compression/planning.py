@@ -1,0 +1,121 @@
+"""From compression requests to a scoring plan: token sequences, window jobs, per-request facts.
+
+Backend-agnostic and pure apart from tokenizing: any scorer (the HF wrapper's
+model, vLLM) takes a :class:`ScoringPlan` and returns one float64
+log-likelihood per request.  Token ids are kept as int32 arrays and each
+sequence records which request owns which span (not one owner per token), so a
+plan for a 100 M-token corpus fits in well under a gigabyte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .windows import Window, document_windows, paper_windows
+
+# Documents tokenized per call: bounds the Python lists a fast tokenizer returns.
+TOKENIZE_CHUNK = 256
+
+
+class CompressionRequestError(RuntimeError):
+    """Requests cannot be scored as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class TokenSequence:
+    """Token ids with owners: request ``owners[k]`` owns ``tokens[starts[k]:starts[k+1]]``."""
+
+    tokens: np.ndarray  # int32
+    starts: np.ndarray  # int64, ascending, starts[0] == 0
+    owners: np.ndarray  # int64 request indices
+
+    def owners_of(self, lo: int, hi: int) -> np.ndarray:
+        """Owner of each token in ``tokens[lo:hi]``."""
+        if len(self.owners) == 1:
+            return np.full(hi - lo, self.owners[0], dtype=np.int64)
+        span = np.searchsorted(self.starts, np.arange(lo, hi), side="right") - 1
+        return self.owners[span]
+
+
+@dataclass(frozen=True)
+class WindowJob:
+    """One window over ``plan.sequences[seq]``."""
+
+    seq: int
+    window: Window
+
+
+@dataclass
+class ScoringPlan:
+    sequences: list[TokenSequence] = field(default_factory=list)
+    jobs: list[WindowJob] = field(default_factory=list)
+    scored_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per request
+
+    def job_owner(self, job: WindowJob) -> int:
+        """The request that owns a window's last scored token."""
+        seq = self.sequences[job.seq]
+        return int(seq.owners_of(job.window.end, job.window.end + 1)[0])
+
+
+def encode(tokenizer, texts: list[str], add_special_tokens: bool) -> list[np.ndarray]:
+    """Token ids of each text as int32 arrays, tokenized in chunks."""
+    out = []
+    for lo in range(0, len(texts), TOKENIZE_CHUNK):
+        ids = tokenizer(texts[lo:lo + TOKENIZE_CHUNK], add_special_tokens=add_special_tokens)["input_ids"]
+        out += [np.asarray(x, dtype=np.int32) for x in ids]
+    return out
+
+
+def plan_documents(token_ids: list[np.ndarray], owners: list[int], n_requests: int, block_size: int,
+                   stride: int, prefix_id: int, window_bos: bool) -> ScoringPlan:
+    """``document`` protocol: request ``owners[k]`` is ``[prefix] + token_ids[k]`` with its own windows."""
+    plan = ScoringPlan(scored_tokens=np.zeros(n_requests, dtype=np.int64))
+    for ids, owner in zip(token_ids, owners):
+        tokens = np.empty(len(ids) + 1, dtype=np.int32)
+        tokens[0], tokens[1:] = prefix_id, ids
+        plan.sequences.append(TokenSequence(tokens, np.zeros(1, dtype=np.int64), np.array([owner], dtype=np.int64)))
+        seq = len(plan.sequences) - 1
+        plan.jobs += [WindowJob(seq, w) for w in document_windows(len(ids), block_size, stride, window_bos)]
+        plan.scored_tokens[owner] += len(ids)
+    return plan
+
+
+def plan_stream(token_ids: list[np.ndarray], owners: list[int], n_requests: int, block_size: int,
+                stride: int, where: str) -> ScoringPlan:
+    """``paper`` protocol: the documents' tokens concatenated in order into one stream.
+
+    Every target from stream index 1 up to the last full window's end is scored
+    once (window 0 scores ``1..block_size``, each later window the next
+    ``stride``), so a request's scored tokens are its span's overlap with that range.
+    """
+    lengths = np.fromiter((len(x) for x in token_ids), dtype=np.int64, count=len(token_ids))
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    total = int(lengths.sum())
+    windows = paper_windows(total, block_size, stride)
+    if not windows:
+        raise CompressionRequestError(
+            f"{where}: the paper protocol needs more than block_size ({block_size}) tokens in the stream; "
+            f"the corpus has {total}"
+        )
+    tokens = np.concatenate(token_ids).astype(np.int32, copy=False)
+    owners = np.asarray(owners, dtype=np.int64)
+    plan = ScoringPlan(sequences=[TokenSequence(tokens, starts, owners)], jobs=[WindowJob(0, w) for w in windows],
+                       scored_tokens=np.zeros(n_requests, dtype=np.int64))
+    last = windows[-1].end  # stream index of the last scored target
+    covered = np.clip(np.minimum(starts + lengths, last + 1) - np.maximum(starts, 1), 0, None)
+    np.add.at(plan.scored_tokens, owners, covered)
+    return plan
+
+
+def merge_plans(plans: list[ScoringPlan], n_requests: int) -> ScoringPlan:
+    """One plan holding the sequences and jobs of several over the same requests."""
+    merged = ScoringPlan(scored_tokens=np.zeros(n_requests, dtype=np.int64))
+    for p in plans:
+        base = len(merged.sequences)
+        merged.sequences += p.sequences
+        merged.jobs += [WindowJob(j.seq + base, j.window) for j in p.jobs]
+        merged.scored_tokens += p.scored_tokens
+    return merged
