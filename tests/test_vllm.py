@@ -11,6 +11,8 @@ import importlib.util
 import json
 import math
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -100,6 +102,14 @@ def test_windows_in_flight_must_be_a_positive_integer():
     for bad in (0, -3, "many", 2.5, True):
         with pytest.raises(WindowSettingsError, match=r"windows_in_flight must be a positive integer.*\(task t\)"):
             read_settings({"windows_in_flight": bad}, "t")
+
+
+def test_installing_the_plugin_does_not_import_vllm():
+    code = ("import sys; from lm_eval_compression import harness; harness.install(); "
+            "print('vllm' in sys.modules, 'lm_eval.models.vllm_causallms' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "False"]
 
 
 def test_the_hf_wrapper_is_not_taken_for_vllm(tiny_models):
