@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sys
 from typing import NamedTuple
 
 from . import compat
@@ -24,7 +25,9 @@ from .runner import score_requests
 REQUEST_KEY = "lm_eval_compression"
 REQUEST_VERSION = 1
 # Model types (harness registry names) whose wrappers score compression requests.
-SUPPORTED_MODELS = ("hf", "hf-auto", "huggingface")
+SUPPORTED_MODELS = ("hf", "hf-auto", "huggingface", "vllm")
+# Wrappers hooked once their module is loaded (the harness loads it when it builds such a model).
+OPTIONAL_WRAPPERS = (("lm_eval.models.vllm_causallms", "VLLM"),)
 
 
 def request_settings(block_size: int, stride: int, protocol: str, window_bos) -> dict:
@@ -139,6 +142,7 @@ def _wrap_stderr(original):
 def _wrap_evaluate(original):
     @functools.wraps(original)
     def evaluate(lm, task_dict, *args, **kwargs):
+        install()  # the model exists now: hook its wrapper if its module was loaded after the tasks'
         check_model_type(lm, task_dict)
         return original(lm, task_dict, *args, **kwargs)
 
@@ -147,13 +151,17 @@ def _wrap_evaluate(original):
 
 
 def install() -> None:
-    """Route compression requests of the HF wrapper here, give bpc a standard error and refuse other
-    model types up front (idempotent)."""
+    """Route compression requests of the HF wrapper (and of the vLLM wrapper once its module is loaded;
+    runs without vLLM never import it) here, give bpc a standard error and refuse other model types up
+    front (idempotent)."""
     from lm_eval import evaluator
     from lm_eval.models.huggingface import HFLM
 
-    if not getattr(HFLM.loglikelihood_rolling, "_lm_eval_compression", False):
-        HFLM.loglikelihood_rolling = _wrap_rolling(HFLM.loglikelihood_rolling)
+    wrappers = [HFLM] + [getattr(sys.modules[name], cls) for name, cls in OPTIONAL_WRAPPERS
+                         if hasattr(sys.modules.get(name), cls)]
+    for wrapper in wrappers:
+        if not getattr(wrapper.loglikelihood_rolling, "_lm_eval_compression", False):
+            wrapper.loglikelihood_rolling = _wrap_rolling(wrapper.loglikelihood_rolling)
     home = compat.stderr_home()
     if not getattr(home.stderr_for_metric, "_lm_eval_compression", False):
         home.stderr_for_metric = _wrap_stderr(home.stderr_for_metric)

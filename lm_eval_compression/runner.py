@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import resume
+from . import resume, vllm_scoring
 from .planning import CompressionRequestError, ScoringPlan, encode, merge_plans, plan_documents, plan_stream
 from .scoring import Checkpoint, NonFiniteScore, WindowScorer
 from .windows import WindowSettingsError
@@ -162,7 +162,31 @@ def nonfinite_message(task, requests, plan: ScoringPlan, error: NonFiniteScore) 
             "or float16 overflow: try dtype=bfloat16 or float32); no results were written")
 
 
+def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
+    """The same plan and responses, scored through the harness's vLLM wrapper (no resume)."""
+    s = task_settings(requests, task)
+    plan, facts = plan_task(lm, requests, task, s)
+    vllm_scoring.check_lengths(lm, plan, task)
+    progress = tqdm(total=len(plan.jobs), desc=f"Scoring {task} windows", disable=disable_tqdm or lm.rank != 0)
+    try:
+        totals, stats = vllm_scoring.score(
+            lm, plan, bos_id=lm.tokenizer.bos_token_id, progress=progress,
+            windows_in_flight=s.get("windows_in_flight") or vllm_scoring.DEFAULT_WINDOWS_IN_FLIGHT)
+    except NonFiniteScore as error:
+        raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
+    finally:
+        progress.close()
+    run = stats.as_dict()
+    log.info("compression: %s %s", task, run)
+    responses = responses_for(requests, range(len(requests)), totals, plan, facts)
+    for r in responses:
+        r.run = run
+    return responses
+
+
 def score_task(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
+    if vllm_scoring.is_vllm(lm):
+        return score_task_vllm(lm, requests, task, disable_tqdm)
     s = task_settings(requests, task)
     plan, facts = plan_task(lm, requests, task, s)
     scorer = WindowScorer(lm.model, lm.device, getattr(lm, "mixed_precision_dtype", None),
@@ -218,7 +242,7 @@ def check_model(lm, task, s: dict) -> None:
 
 
 def score_requests(lm, requests, disable_tqdm: bool = False) -> list[ScoredDocument]:
-    """Score compression requests on ``lm`` (an HFLM); one response per request, in order."""
+    """Score compression requests on ``lm`` (an HFLM or VLLM); one response per request, in order."""
     by_task = defaultdict(list)
     for i, r in enumerate(requests):
         by_task[getattr(r, "task_name", None)].append(i)

@@ -53,8 +53,18 @@ def read_settings(metadata: dict, task: str) -> dict:
         raise WindowSettingsError(
             f"window_bos=true has no meaning for protocol=paper, which reproduces the reference windows ({where})"
         )
-    return {"block_size": block_size, "stride": stride, "protocol": protocol, "window_bos": window_bos,
-            "text_field": str(meta["text_field"])}
+    settings = {"block_size": block_size, "stride": stride, "protocol": protocol, "window_bos": window_bos,
+                "text_field": str(meta["text_field"])}
+    if meta.get("windows_in_flight") is not None:
+        settings["windows_in_flight"] = parse_windows_in_flight(meta["windows_in_flight"], where)
+    return settings
+
+
+def parse_windows_in_flight(value, where: str) -> int:
+    """Windows per call to the vLLM engine (``--model vllm`` only): a positive integer."""
+    if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < 1:
+        raise WindowSettingsError(f"windows_in_flight must be a positive integer, got {value!r} ({where})")
+    return int(value)
 
 
 class CompressionTask(compat.rolling_task_base()):
@@ -188,7 +198,7 @@ class CompressionTask(compat.rolling_task_base()):
                     f"task {self.config.task}: protocol=paper scores one token stream over all documents and "
                     f"cannot be split across {world_size} data-parallel processes; use one process or protocol=document"
                 )
-            self._stream = {"stream": harness.stream_fingerprint(self._run["corpus_sha256"], self.request_settings()),
+            self._stream = {"stream": harness.stream_fingerprint(self._run["corpus_sha256"], self.window_settings()),
                             "count": len(texts)}
         # Requests are cheap to build and carry the window settings, so never reuse a request cache
         # that may hold other settings.
@@ -196,9 +206,14 @@ class CompressionTask(compat.rolling_task_base()):
         kwargs["rewrite_requests_cache"] = False
         super().build_all_requests(limit=limit, samples=samples, rank=rank, world_size=world_size, **kwargs)
 
-    def request_settings(self) -> dict:
+    def window_settings(self) -> dict:
         s = self.settings
         return harness.request_settings(s["block_size"], s["stride"], s["protocol"], s["window_bos"])
+
+    def request_settings(self) -> dict:
+        """The window settings, plus ``windows_in_flight`` for the vLLM engine when it is set."""
+        extra = {k: v for k, v in self.settings.items() if k == "windows_in_flight"}
+        return {**self.window_settings(), **extra}
 
     def construct_requests(self, doc, ctx, **kwargs):
         kwargs.pop("apply_chat_template", None)
