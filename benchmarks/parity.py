@@ -69,19 +69,34 @@ def build_tiny_model(folder: Path, texts: list[str], add_bos: bool, seed: int) -
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(texts, trainer=trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<|endoftext|>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe.train_from_iterator(
+        texts,
+        trainer=trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=["<|endoftext|>", "<s>", "</s>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
     if add_bos:
         bpe.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>",
-                                        pad_token="<|endoftext|>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", pad_token="<|endoftext|>"
+    )
     tokenizer.save_pretrained(folder)
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=MAX_POSITIONS,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=0,
-                         tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=MAX_POSITIONS,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=0,
+        tie_word_embeddings=False,
+    )
     model = LlamaForCausalLM(config)
     with torch.no_grad():  # larger weights than the init, so that predictions depend on the context
         for p in model.parameters():
@@ -96,13 +111,15 @@ def plugin_scores(lm, data_dir: Path, tasks: list[str], settings: dict) -> dict[
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
-    manager = TaskManager(include_path=tasks_dir(), include_defaults=False,
-                          metadata={"data_dir": str(data_dir), **settings})
+    manager = TaskManager(
+        include_path=tasks_dir(), include_defaults=False, metadata={"data_dir": str(data_dir), **settings}
+    )
     with contextlib.redirect_stderr(io.StringIO()):  # the scorer's progress bars, one per task and setting
-        results = simple_evaluate(model=lm, tasks=tasks, task_manager=manager, log_samples=True,
-                                  bootstrap_iters=1000)
-    return {task: [s["resps"][0][0]["loglikelihood"]
-                   for s in sorted(results["samples"][task], key=lambda s: s["doc_id"])] for task in tasks}
+        results = simple_evaluate(model=lm, tasks=tasks, task_manager=manager, log_samples=True, bootstrap_iters=1000)
+    return {
+        task: [s["resps"][0][0]["loglikelihood"] for s in sorted(results["samples"][task], key=lambda s: s["doc_id"])]
+        for task in tasks
+    }
 
 
 @torch.no_grad()
@@ -115,9 +132,9 @@ def document_reference(model, tokens: list[int], prefix: int, block: int, stride
     while end < len(tokens):
         start, end = end, min(block if end == 0 else end + stride, len(tokens))
         first = max(0, end - block)
-        inputs = inputs_all[first:end] if bos is None or first == 0 else [bos] + inputs_all[first + 1:end]
+        inputs = inputs_all[first:end] if bos is None or first == 0 else [bos] + inputs_all[first + 1 : end]
         logits = model(torch.tensor([inputs])).logits[0].float()
-        logprobs = F.log_softmax(logits, dim=-1)[-(end - start):]
+        logprobs = F.log_softmax(logits, dim=-1)[-(end - start) :]
         total += float(logprobs.gather(1, torch.tensor(tokens[start:end])[:, None]).double().sum())
     return total
 
@@ -149,10 +166,12 @@ def paper_parity(lm, data_dir: Path, corpora: dict[str, list[str]]) -> float:
     worst = 0.0
     for block, stride in PAPER_SETTINGS:
         settings = {"block_size": block, "stride": stride, "protocol": "paper"}
-        got = math.fsum(plugin_scores(lm, data_dir, [f"compression_{PAPER_CORPUS}"], settings)[
-            f"compression_{PAPER_CORPUS}"])
-        expected = run_reference(lm.model, lm.tokenizer, {PAPER_CORPUS: corpora[PAPER_CORPUS]}, block, stride,
-                                 {PAPER_CORPUS: 1}, lm.device)["loglikelihood"]
+        got = math.fsum(
+            plugin_scores(lm, data_dir, [f"compression_{PAPER_CORPUS}"], settings)[f"compression_{PAPER_CORPUS}"]
+        )
+        expected = run_reference(
+            lm.model, lm.tokenizer, {PAPER_CORPUS: corpora[PAPER_CORPUS]}, block, stride, {PAPER_CORPUS: 1}, lm.device
+        )["loglikelihood"]
         worst = max(worst, relative_difference(got, expected))
     return worst
 

@@ -59,15 +59,25 @@ def measure(n_tokens: int, protocol: str, block: int, stride: int, batch_size: i
     planned = time.perf_counter() - start
     job_ids = np.arange(len(plan.jobs))
     batches = WindowScorer.batches(plan, job_ids, batch_size * block)
-    owner_of_job = np.fromiter((plan.sequences[j.seq].owners_of(j.window.end, j.window.end + 1)[0]
-                                for j in plan.jobs), np.int64, len(plan.jobs))
+    owner_of_job = np.fromiter(
+        (plan.sequences[j.seq].owners_of(j.window.end, j.window.end + 1)[0] for j in plan.jobs),
+        np.int64,
+        len(plan.jobs),
+    )
     left = np.bincount(owner_of_job, minlength=len(plan.scored_tokens))
     seconds = time.perf_counter() - start
-    return {"tokens": n_tokens, "protocol": protocol, "documents": len(plan.scored_tokens), "windows": len(plan.jobs),
-            "batches": len(batches), "scored_tokens": int(plan.scored_tokens.sum()),
-            "unfinished": int((left > 0).sum()),
-            "plan_seconds": round(planned, 2), "seconds": round(seconds, 2),
-            "peak_mib_above_baseline": round(peak_rss_mib() - base, 1)}
+    return {
+        "tokens": n_tokens,
+        "protocol": protocol,
+        "documents": len(plan.scored_tokens),
+        "windows": len(plan.jobs),
+        "batches": len(batches),
+        "scored_tokens": int(plan.scored_tokens.sum()),
+        "unfinished": int((left > 0).sum()),
+        "plan_seconds": round(planned, 2),
+        "seconds": round(seconds, 2),
+        "peak_mib_above_baseline": round(peak_rss_mib() - base, 1),
+    }
 
 
 def main(argv=None) -> int:
@@ -84,17 +94,35 @@ def main(argv=None) -> int:
         print(json.dumps(measure(int(float(args.one[0])), args.one[1], args.block_size, args.stride, args.batch_size)))
         return 0
     rows = []
-    print(f"{'tokens':>12} {'protocol':>9} {'documents':>10} {'windows':>9} {'batches':>8} {'seconds':>8} "
-          f"{'peak MiB':>9}")
+    print(
+        f"{'tokens':>12} {'protocol':>9} {'documents':>10} {'windows':>9} {'batches':>8} {'seconds':>8} {'peak MiB':>9}"
+    )
     for tokens in args.tokens.split(","):
         for protocol in args.protocols.split(","):
-            out = subprocess.run([sys.executable, __file__, "--one", tokens, protocol, "--block-size",
-                                  str(args.block_size), "--stride", str(args.stride), "--batch-size",
-                                  str(args.batch_size)], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    tokens,
+                    protocol,
+                    "--block-size",
+                    str(args.block_size),
+                    "--stride",
+                    str(args.stride),
+                    "--batch-size",
+                    str(args.batch_size),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             row = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append(row)
-            print(f"{row['tokens']:>12,} {protocol:>9} {row['documents']:>10,} {row['windows']:>9,} "
-                  f"{row['batches']:>8,} {row['seconds']:>8.2f} {row['peak_mib_above_baseline']:>9.1f}")
+            print(
+                f"{row['tokens']:>12,} {protocol:>9} {row['documents']:>10,} {row['windows']:>9,} "
+                f"{row['batches']:>8,} {row['seconds']:>8.2f} {row['peak_mib_above_baseline']:>9.1f}"
+            )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -31,15 +31,20 @@ REPO = Path(__file__).resolve().parents[1]
 def make_venv(path: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     python = path / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(site, "_base_environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return python
 
 
 def pip(python, *args) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check", "-q", *args],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check", "-q", *args], check=True
+    )
 
 
 def time_startup(python: Path) -> tuple[float, float]:
@@ -55,8 +60,11 @@ def time_startup(python: Path) -> tuple[float, float]:
 def hook_import_us(python: Path) -> int:
     """Self import time, in microseconds, of the modules the start-up file loads (``lm_eval_compression*``)."""
     err = subprocess.run([str(python), "-X", "importtime", "-c", "pass"], capture_output=True, text=True).stderr
-    return sum(int(line.split("|")[0].split(":")[1]) for line in err.splitlines()
-               if line.rstrip().endswith(("lm_eval_compression", "lm_eval_compression.discovery")))
+    return sum(
+        int(line.split("|")[0].split(":")[1])
+        for line in err.splitlines()
+        if line.rstrip().endswith(("lm_eval_compression", "lm_eval_compression.discovery"))
+    )
 
 
 def main(argv=None) -> int:
@@ -66,19 +74,23 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         source = tmp / "source"  # a copy, so that no stale build/ folder of the repository enters the wheel
-        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__",
-                                                                     "results", "dist"))
+        shutil.copytree(
+            REPO, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__", "results", "dist")
+        )
         pip(sys.executable, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "wheels"), str(source))
         (wheel,) = (tmp / "wheels").glob("lm_eval_compression-*.whl")
-        envs = {"without": make_venv(tmp / "without"), "with": make_venv(tmp / "with"),
-                "without_again": make_venv(tmp / "without_again")}
+        envs = {
+            "without": make_venv(tmp / "without"),
+            "with": make_venv(tmp / "with"),
+            "without_again": make_venv(tmp / "without_again"),
+        }
         pip(envs["with"], "install", "--no-deps", "--ignore-installed", str(wheel))
         for python in envs.values():  # warm the file cache
             time_startup(python)
         names = list(envs)
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
         for r in range(args.runs):
-            for name in names[r % 3:] + names[:r % 3]:
+            for name in names[r % 3 :] + names[: r % 3]:
                 times[name].append(time_startup(envs[name]))
         report = {"runs": args.runs}
         for i, what in enumerate(("wall", "cpu")):
@@ -89,7 +101,8 @@ def main(argv=None) -> int:
             refs = ("without", "without_again")
             report[f"{what}_added_ms"] = {
                 "fastest": round(fastest["with"] - min(fastest[k] for k in refs), 2),
-                "median": round(median["with"] - statistics.mean(median[k] for k in refs), 2)}
+                "median": round(median["with"] - statistics.mean(median[k] for k in refs), 2),
+            }
         report["hook_import_ms_fastest"] = min(hook_import_us(envs["with"]) for _ in range(args.runs)) / 1e3
     print(json.dumps(report, indent=2))
     return 0

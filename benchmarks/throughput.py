@@ -63,14 +63,19 @@ EXTRA_METHODS = ("reference-paper-ce",)  # run only when named in --methods
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="smollm2",
-                   help=f"smollm2 | {' | '.join(RANDOM_LLAMAS)} | PATH to a local HF model folder")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--model", default="smollm2", help=f"smollm2 | {' | '.join(RANDOM_LLAMAS)} | PATH to a local HF model folder"
+    )
     p.add_argument("--tokenizer", help="tokenizer folder for the random-llama models (default: SmolLM2's)")
-    p.add_argument("--corpus", type=Path, default=None,
-                   help="folder of <name>.jsonl files "
-                        "(default: ../shared/corpora, else lm_eval_compression/data/sample)")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="folder of <name>.jsonl files (default: ../shared/corpora, else lm_eval_compression/data/sample)",
+    )
     p.add_argument("--corpora", default=",".join(CORPORA), help="comma-separated corpus names")
     p.add_argument("--max-chars", type=int, default=15000, help="characters per corpus (whole documents)")
     p.add_argument("--block-size", type=int, default=1900)
@@ -78,19 +83,37 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", default=None, help="rows per batch or 'auto' (default: 1 on cpu, 16 on cuda)")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--dtype", default=None, help="default: float32 on cpu, bfloat16 on cuda")
-    p.add_argument("--methods", default=",".join(METHODS),
-                   help="comma-separated, run in this order; from " + ",".join(METHODS + EXTRA_METHODS))
+    p.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help="comma-separated, run in this order; from " + ",".join(METHODS + EXTRA_METHODS),
+    )
     p.add_argument("--repeats", type=int, default=1, help="timed runs per method; the fastest is reported")
-    p.add_argument("--peak-tflops", type=float, default=790.0,
-                   help="peak dense FLOP/s of the accelerator for MFU, in TFLOP/s (790: H200 bf16)")
-    p.add_argument("--plan-batch-sizes", default="1,4,16,64",
-                   help="batch sizes for the planned document-protocol padding report ('' to skip)")
-    p.add_argument("--plan-max-chars", type=int, default=None,
-                   help="characters per corpus for the padding report (default: the whole corpus files)")
+    p.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=790.0,
+        help="peak dense FLOP/s of the accelerator for MFU, in TFLOP/s (790: H200 bf16)",
+    )
+    p.add_argument(
+        "--plan-batch-sizes",
+        default="1,4,16,64",
+        help="batch sizes for the planned document-protocol padding report ('' to skip)",
+    )
+    p.add_argument(
+        "--plan-max-chars",
+        type=int,
+        default=None,
+        help="characters per corpus for the padding report (default: the whole corpus files)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--sync-check", choices=("auto", "on", "off"), default="auto",
-                   help="on CUDA, count synchronising calls in one extra, untimed plugin-paper run over the "
-                        "first corpus (auto: on for cuda)")
+    p.add_argument(
+        "--sync-check",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="on CUDA, count synchronising calls in one extra, untimed plugin-paper run over the "
+        "first corpus (auto: on for cuda)",
+    )
     p.add_argument("--json", type=Path, help="also write the results here as JSON")
     p.add_argument("--verbose", action="store_true", help="show the harness's logs and progress bars")
     args = p.parse_args(argv)
@@ -108,10 +131,15 @@ def parse_args(argv=None):
     if bad:
         p.error(f"unknown methods {bad}; choose from {', '.join(METHODS + EXTRA_METHODS)}")
     refs = [m for m in args.methods if m.startswith("reference")]
-    if refs and args.batch_size == "auto" and ("plugin-paper" not in args.methods
-                                               or args.methods.index("plugin-paper") > args.methods.index(refs[0])):
-        p.error("with --batch-size auto the reference loops take the batch sizes that plugin-paper detects: "
-                "list plugin-paper before them in --methods")
+    if (
+        refs
+        and args.batch_size == "auto"
+        and ("plugin-paper" not in args.methods or args.methods.index("plugin-paper") > args.methods.index(refs[0]))
+    ):
+        p.error(
+            "with --batch-size auto the reference loops take the batch sizes that plugin-paper detects: "
+            "list plugin-paper before them in --methods"
+        )
     return args
 
 
@@ -128,20 +156,29 @@ def quiet_logs(verbose: bool) -> None:
 
 
 def machine_facts(on_gpu: bool) -> dict:
-    return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "device": torch.cuda.get_device_name() if on_gpu else "cpu",
-            "lm_eval": importlib.metadata.version("lm_eval"), "load_average_start": os.getloadavg()}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name() if on_gpu else "cpu",
+        "lm_eval": importlib.metadata.version("lm_eval"),
+        "load_average_start": os.getloadavg(),
+    }
 
 
 def print_setup(model_desc, load_seconds, body, head, machine, corpus_dir, corpora, args) -> None:
     print(f"model: {model_desc}; loaded in {load_seconds:.1f}s; {body / 1e6:.1f}M body + {head / 1e6:.1f}M head params")
-    print(f"machine: {machine['device']}, {machine['cpu_count']} CPUs, {machine['torch_threads']} torch threads, "
-          f"torch {machine['torch']}, lm_eval {machine['lm_eval']}")
-    print(f"corpus: {corpus_dir} " + ", ".join(f"{n}: {len(d)} docs / {sum(map(len, d))} chars"
-                                               for n, d in corpora.items()))
-    print(f"windows: block_size={args.block_size} stride={args.stride} batch_size={args.batch_size} "
-          f"dtype={args.dtype}")
+    print(
+        f"machine: {machine['device']}, {machine['cpu_count']} CPUs, {machine['torch_threads']} torch threads, "
+        f"torch {machine['torch']}, lm_eval {machine['lm_eval']}"
+    )
+    print(
+        f"corpus: {corpus_dir} "
+        + ", ".join(f"{n}: {len(d)} docs / {sum(map(len, d))} chars" for n, d in corpora.items())
+    )
+    print(f"windows: block_size={args.block_size} stride={args.stride} batch_size={args.batch_size} dtype={args.dtype}")
 
 
 def cpu_share_before_run() -> float | None:
@@ -151,8 +188,10 @@ def cpu_share_before_run() -> float | None:
     time.sleep(1.0)
     busy = share.stop()
     if busy is not None and busy > 0.1:
-        print(f"note: other processes used {100 * busy:.0f}% of the CPUs just before the run; "
-              "CPU timings are then unreliable (see the 'others' column)")
+        print(
+            f"note: other processes used {100 * busy:.0f}% of the CPUs just before the run; "
+            "CPU timings are then unreliable (see the 'others' column)"
+        )
     return busy
 
 
@@ -236,9 +275,17 @@ def planned_padding(lm, corpus_dir: Path, names, args) -> dict | None:
 
 
 def settings_record(args, device, corpus_dir: Path) -> dict:
-    return {"block_size": args.block_size, "stride": args.stride, "batch_size": args.batch_size,
-            "dtype": args.dtype, "device": str(device), "repeats": args.repeats, "peak_tflops": args.peak_tflops,
-            "max_chars": args.max_chars, "corpus": str(corpus_dir)}
+    return {
+        "block_size": args.block_size,
+        "stride": args.stride,
+        "batch_size": args.batch_size,
+        "dtype": args.dtype,
+        "device": str(device),
+        "repeats": args.repeats,
+        "peak_tflops": args.peak_tflops,
+        "max_chars": args.max_chars,
+        "corpus": str(corpus_dir),
+    }
 
 
 def write_json(path: Path, report: dict) -> None:
@@ -287,12 +334,22 @@ def main(argv=None) -> int:
     plan = planned_padding(lm, corpus_dir, names, args)
 
     if args.json:
-        report = {"model": args.model, "model_description": model_desc, "load_seconds": load_seconds,
-                  "params_body": body, "params_head": head, "machine": machine,
-                  "settings": settings_record(args, lm.device, corpus_dir),
-                  "corpora": {n: {"documents": len(d), "chars": sum(map(len, d))} for n, d in corpora.items()},
-                  "peak_memory_method": memory_how, "results": rows, "summary": summary, "sync_report": syncs,
-                  "attention_shape": attention, "planned_document_padding": plan}
+        report = {
+            "model": args.model,
+            "model_description": model_desc,
+            "load_seconds": load_seconds,
+            "params_body": body,
+            "params_head": head,
+            "machine": machine,
+            "settings": settings_record(args, lm.device, corpus_dir),
+            "corpora": {n: {"documents": len(d), "chars": sum(map(len, d))} for n, d in corpora.items()},
+            "peak_memory_method": memory_how,
+            "results": rows,
+            "summary": summary,
+            "sync_report": syncs,
+            "attention_shape": attention,
+            "planned_document_padding": plan,
+        }
         write_json(args.json, report)
     return 0
 

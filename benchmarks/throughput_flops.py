@@ -13,8 +13,9 @@ def attention_shape(config) -> tuple[int, int] | None:
     return layers, heads * head_dim
 
 
-def model_flops(body: int, head: int, attention: tuple[int, int] | None,
-                input_tokens: int, scored_tokens: int, attention_pairs: int) -> float:
+def model_flops(
+    body: int, head: int, attention: tuple[int, int] | None, input_tokens: int, scored_tokens: int, attention_pairs: int
+) -> float:
     """Model FLOPs of the work a method has to do: 2 per body parameter per input token, 2 per head
     parameter per scored token, and per layer 2 * width for Q.K and 2 * width for the attention-weighted
     V of every causal query-key pair (a window of n inputs has n(n+1)/2 pairs)."""
@@ -39,6 +40,9 @@ def body_and_head(model) -> tuple[int, int]:
 
 def flops_formula(body: int, head: int, attention: tuple[int, int] | None) -> str:
     """The MFU formula as printed under the table."""
-    attention_text = (f" + 4*{attention[0]}*{attention[1]}*causal pairs" if attention
-                      else "; attention left out: the config gives no layers/heads")
+    attention_text = (
+        f" + 4*{attention[0]}*{attention[1]}*causal pairs"
+        if attention
+        else "; attention left out: the config gives no layers/heads"
+    )
     return f"2*{body / 1e6:.1f}M*input + 2*{head / 1e6:.1f}M*scored tokens{attention_text}"

@@ -18,13 +18,31 @@ REPO = Path(__file__).resolve().parents[1]
 # Keyword arguments of ``LlamaConfig`` for each random model; "tiny" is for smoke tests.
 RANDOM_LLAMAS = {
     # Llama-3.2-1B's shape with an untied head: 1.50 B parameters.
-    "random-llama-1.5b": {"hidden_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 32,
-                          "num_key_value_heads": 8, "intermediate_size": 8192, "tie_word_embeddings": False},
+    "random-llama-1.5b": {
+        "hidden_size": 2048,
+        "num_hidden_layers": 16,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "intermediate_size": 8192,
+        "tie_word_embeddings": False,
+    },
     # Llama-3-8B's shape: 8.03 B parameters.
-    "random-llama-8b": {"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
-                        "num_key_value_heads": 8, "intermediate_size": 14336, "tie_word_embeddings": False},
-    "random-llama-tiny": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                          "num_key_value_heads": 2, "intermediate_size": 256, "tie_word_embeddings": False},
+    "random-llama-8b": {
+        "hidden_size": 4096,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "intermediate_size": 14336,
+        "tie_word_embeddings": False,
+    },
+    "random-llama-tiny": {
+        "hidden_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 256,
+        "tie_word_embeddings": False,
+    },
 }
 RANDOM_LLAMA_VOCAB = 128256  # Llama 3's vocabulary
 
@@ -71,8 +89,14 @@ def load_smollm2(args):
     from lm_eval.models.huggingface import HFLM
 
     gguf = smollm2_gguf()
-    lm = HFLM(pretrained=str(gguf.parent), gguf_file=gguf.name, dtype=args.dtype, device=args.device,
-              batch_size=args.batch_size, trust_remote_code=False)
+    lm = HFLM(
+        pretrained=str(gguf.parent),
+        gguf_file=gguf.name,
+        dtype=args.dtype,
+        device=args.device,
+        batch_size=args.batch_size,
+        trust_remote_code=False,
+    )
     return lm, f"{demo.MODEL_NAME} ({gguf.name}, de-quantised to {args.dtype})"
 
 
@@ -80,9 +104,15 @@ def random_llama(shape: str, tokenizer, dtype: str, device: str, max_positions: 
     """A ``LlamaForCausalLM`` of the named shape with seeded random weights, built on ``device`` in ``dtype``."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(vocab_size=RANDOM_LLAMA_VOCAB, max_position_embeddings=max_positions,
-                         rope_theta=500000.0, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, attn_implementation="sdpa", **RANDOM_LLAMAS[shape])
+    config = LlamaConfig(
+        vocab_size=RANDOM_LLAMA_VOCAB,
+        max_position_embeddings=max_positions,
+        rope_theta=500000.0,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        attn_implementation="sdpa",
+        **RANDOM_LLAMAS[shape],
+    )
     torch.manual_seed(0)
     default = torch.get_default_dtype()
     torch.set_default_dtype(getattr(torch, dtype))

@@ -123,5 +123,9 @@ def sync_report(run) -> dict:
         key = f"{w.filename}:{w.lineno}"
         by_line[key] = by_line.get(key, 0) + 1
         plugin += w.filename.startswith(plugin_dir)
-    return {"batches": stats["batches"], "syncs": sum(by_line.values()), "plugin_syncs": plugin,
-            "by_line": dict(sorted(by_line.items(), key=lambda kv: -kv[1]))}
+    return {
+        "batches": stats["batches"],
+        "syncs": sum(by_line.values()),
+        "plugin_syncs": plugin,
+        "by_line": dict(sorted(by_line.items(), key=lambda kv: -kv[1])),
+    }

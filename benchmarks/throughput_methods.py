@@ -36,8 +36,15 @@ def compression_instances(corpora: dict[str, list[str]], block: int, stride: int
             arguments = dict(settings)
             if stream is not None:
                 arguments.update(stream, position=doc_id)
-            out.append(Instance(request_type="loglikelihood_rolling", doc={"content": text},
-                                arguments=(text, arguments), idx=0, metadata=(f"compression_{name}", doc_id, 1)))
+            out.append(
+                Instance(
+                    request_type="loglikelihood_rolling",
+                    doc={"content": text},
+                    arguments=(text, arguments),
+                    idx=0,
+                    metadata=(f"compression_{name}", doc_id, 1),
+                )
+            )
     return out
 
 
@@ -79,17 +86,21 @@ def run_reference(model, tokenizer, corpora, block, stride, batch_sizes, device,
         count = max(0, (len(stream) - block - 1) // stride + 1)
         for first in range(0, count, batch_size):  # window w reads stream[w*stride : w*stride + block + 1]
             windows = range(first, min(first + batch_size, count))
-            x = torch.stack([stream[w * stride:w * stride + block + 1] for w in windows]).to(device)
+            x = torch.stack([stream[w * stride : w * stride + block + 1] for w in windows]).to(device)
             labels = x[:, 1:]
             mask = torch.ones_like(labels, dtype=torch.bool)
             for row, w in enumerate(windows):
                 n_scored = block if w == 0 else stride  # the first window scores all, later ones their last stride
-                mask[row, :block - n_scored] = False
+                mask[row, : block - n_scored] = False
                 scored += n_scored
             logits = model(input_ids=x[:, :-1], use_cache=False).logits.float()
             if loss == "cross_entropy":
-                nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.masked_fill(~mask, -100).reshape(-1),
-                                      ignore_index=-100, reduction="sum")
+                nll = F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]),
+                    labels.masked_fill(~mask, -100).reshape(-1),
+                    ignore_index=-100,
+                    reduction="sum",
+                )
                 total -= nll.double()
             else:
                 logprobs = logits.gather(-1, labels[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
@@ -97,10 +108,16 @@ def run_reference(model, tokenizer, corpora, block, stride, batch_sizes, device,
             del logits
             n_windows += len(windows)
             batches += 1
-    return {"loglikelihood": float(total), "scored_tokens": scored, "input_tokens": n_windows * block,
-            "attention_pairs": n_windows * causal_pairs([block]),
-            "padded_tokens": 0, "windows": n_windows, "batches": batches,  # equal-length windows: no padding
-            "batch_size": max(batch_sizes.values())}
+    return {
+        "loglikelihood": float(total),
+        "scored_tokens": scored,
+        "input_tokens": n_windows * block,
+        "attention_pairs": n_windows * causal_pairs([block]),
+        "padded_tokens": 0,
+        "windows": n_windows,
+        "batches": batches,  # equal-length windows: no padding
+        "batch_size": max(batch_sizes.values()),
+    }
 
 
 def stock_plan(lm, texts, block, batch_size) -> tuple[int, int, int, int, int]:
@@ -110,12 +127,16 @@ def stock_plan(lm, texts, block, batch_size) -> tuple[int, int, int, int, int]:
     for text in texts:
         tokens = lm.tok_encode(text)
         scored += len(tokens)
-        for ctx, cont in map(utils.make_disjoint_window, utils.get_rolling_token_windows(
-                token_list=tokens, prefix_token=lm.prefix_token_id, max_seq_len=block, context_len=1)):
+        for ctx, cont in map(
+            utils.make_disjoint_window,
+            utils.get_rolling_token_windows(
+                token_list=tokens, prefix_token=lm.prefix_token_id, max_seq_len=block, context_len=1
+            ),
+        ):
             lengths.append(min(len(ctx) + len(cont) - 1, block))
     padded = 0
     for i in range(0, len(lengths), batch_size):  # each batch is padded to its longest window
-        part = lengths[i:i + batch_size]
+        part = lengths[i : i + batch_size]
         padded += len(part) * max(part) - sum(part)
     return scored, sum(lengths), padded, len(lengths), causal_pairs(lengths)
 
@@ -125,15 +146,25 @@ def stock_work(lm, corpora, block) -> dict:
     texts = [t for docs in corpora.values() for t in docs]
     batch_size = 1 if lm.batch_size == "auto" else int(lm.batch_size)
     scored, inputs, padded, n_windows, pairs = stock_plan(lm, texts, block, batch_size)
-    return {"scored_tokens": scored, "input_tokens": inputs, "windows": n_windows, "batch_size": lm.batch_size,
-            "attention_pairs": pairs, "padded_tokens": None if lm.batch_size == "auto" else padded}
+    return {
+        "scored_tokens": scored,
+        "input_tokens": inputs,
+        "windows": n_windows,
+        "batch_size": lm.batch_size,
+        "attention_pairs": pairs,
+        "padded_tokens": None if lm.batch_size == "auto" else padded,
+    }
 
 
 def run_stock(lm, corpora, block, quiet=True) -> dict:
     """The harness's stock disjoint rolling log-likelihood with ``max_length = block``."""
     texts = [t for docs in corpora.values() for t in docs]
-    requests = [Instance(request_type="loglikelihood_rolling", doc={"content": t}, arguments=(t,), idx=0,
-                         metadata=("stock", i, 1)) for i, t in enumerate(texts)]
+    requests = [
+        Instance(
+            request_type="loglikelihood_rolling", doc={"content": t}, arguments=(t,), idx=0, metadata=("stock", i, 1)
+        )
+        for i, t in enumerate(texts)
+    ]
     saved = lm._max_length
     lm._max_length = block
     try:
@@ -168,6 +199,11 @@ def planned_document_padding(lm, corpora, block, stride, batch_sizes) -> dict:
             n_windows += len(windows)
             inputs += sum(w.input_len for w in windows)
             scored += sum(w.n_scored for w in windows)
-        out[bs] = {"windows": n_windows, "input_tokens": inputs, "padding_fraction": (computed - inputs) / computed,
-                   "scored_tokens": scored, "head_rows": head_rows}
+        out[bs] = {
+            "windows": n_windows,
+            "input_tokens": inputs,
+            "padding_fraction": (computed - inputs) / computed,
+            "scored_tokens": scored,
+            "head_rows": head_rows,
+        }
     return out

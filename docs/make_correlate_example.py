@@ -25,15 +25,23 @@ from lm_eval_compression.report import synthetic
 DOCS = Path(__file__).resolve().parent
 
 CORRELATE = [
-    "correlate", "results",
-    "--area", "knowledge=hellaswag/acc_norm,arc_easy/acc",
-    "--area", "coding=humaneval/pass@1,create_test",
-    "--area", "math=gsm8k/exact_match,strict-match",
-    "--output-dir", "report",
+    "correlate",
+    "results",
+    "--area",
+    "knowledge=hellaswag/acc_norm,arc_easy/acc",
+    "--area",
+    "coding=humaneval/pass@1,create_test",
+    "--area",
+    "math=gsm8k/exact_match,strict-match",
+    "--output-dir",
+    "report",
 ]
 LEADERBOARD = ["leaderboard", "results", "--output-dir", "report"]
-CROWDED = ["correlate", "results"] + [arg for name, specs in synthetic.CROWDED_AREAS.items()
-                                      for arg in ("--area", f"{name}={','.join(specs)}")] + ["--output-dir", "report"]
+CROWDED = (
+    ["correlate", "results"]
+    + [arg for name, specs in synthetic.CROWDED_AREAS.items() for arg in ("--area", f"{name}={','.join(specs)}")]
+    + ["--output-dir", "report"]
+)
 
 TEMPLATE = """\
 ## Where does a model sit on the compression line?
@@ -108,8 +116,9 @@ full run of the other corpora is named with both files, not averaged in.
 
 
 def run(args: list[str], cwd: Path) -> str:
-    proc = subprocess.run([sys.executable, "-m", "lm_eval_compression", *args], cwd=cwd,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lm_eval_compression", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}):\n{proc.stderr}")
     return proc.stdout
@@ -121,7 +130,7 @@ def shown(args: list[str]) -> str:
     lines = [" ".join(words)]
     rest = args[2:]
     for i in range(0, len(rest), 2):
-        lines.append("  " + " ".join(shlex.quote(w) for w in rest[i:i + 2]))
+        lines.append("  " + " ".join(shlex.quote(w) for w in rest[i : i + 2]))
     return " \\\n".join(lines)
 
 
@@ -137,8 +146,12 @@ def main() -> int:
         synthetic.write_suite(work / "results", synthetic.crowded_models())
         run(CROWDED, work)
         shutil.copyfile(work / "report" / "correlate.png", DOCS / "correlate_many_models.png")
-    text = TEMPLATE.format(correlate=shown(CORRELATE), correlate_output=correlate_output,
-                           leaderboard=shown(LEADERBOARD), leaderboard_output=leaderboard_output)
+    text = TEMPLATE.format(
+        correlate=shown(CORRELATE),
+        correlate_output=correlate_output,
+        leaderboard=shown(LEADERBOARD),
+        leaderboard_output=leaderboard_output,
+    )
     (DOCS / "correlate.md").write_text(text, encoding="utf-8")
     print(f"wrote {DOCS / 'correlate.md'}, {DOCS / 'correlate_example.png'} and {DOCS / 'correlate_many_models.png'}")
     return 0

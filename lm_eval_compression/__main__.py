@@ -9,10 +9,14 @@ import sys
 # the arguments and returns the exit status.
 COMMANDS = {
     "tasks-dir": ("lm_eval_compression.cli", "print the folder to pass to lm_eval --include_path"),
-    "correlate": ("lm_eval_compression.report.correlate_command",
-                  "linear fit of benchmark scores against bpc from results files"),
-    "leaderboard": ("lm_eval_compression.report.leaderboard_command",
-                    "bpc per corpus and mean for every model in results files"),
+    "correlate": (
+        "lm_eval_compression.report.correlate_command",
+        "linear fit of benchmark scores against bpc from results files",
+    ),
+    "leaderboard": (
+        "lm_eval_compression.report.leaderboard_command",
+        "bpc per corpus and mean for every model in results files",
+    ),
     "collect": ("lm_eval_compression.collect", "build fresh corpora (python, arxiv_math, cc) as JSON lines"),
     "demo": ("lm_eval_compression.demo", "run the compression group on SmolLM2-135M-Instruct and the shipped sample"),
     "compress": ("lm_eval_compression.compress", "range-code a corpus with the model's probabilities, report vs bpc"),

@@ -25,8 +25,18 @@ MAGIC = b"LMZ"
 FORMAT = 1
 # Files of a model folder that decide its predictions: weights, config and tokenizer.
 MODEL_FILE_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
-MODEL_FILE_NAMES = ("config.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json",
-                    "merges.txt", "vocab.txt", "special_tokens_map.json", "added_tokens.json", "spiece.model")
+MODEL_FILE_NAMES = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "vocab.json",
+    "merges.txt",
+    "vocab.txt",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "spiece.model",
+)
 BOS_SETTINGS = ("auto", True, False)
 KINDS = ("text", "jsonl")
 
@@ -75,8 +85,11 @@ def model_files(model_args: dict) -> list[Path]:
             raise ArchiveError(f"gguf_file {path} does not exist")
         files = [path]
     else:
-        files = sorted(p for p in folder.iterdir()
-                       if p.is_file() and (p.suffix in MODEL_FILE_SUFFIXES or p.name in MODEL_FILE_NAMES))
+        files = sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_file() and (p.suffix in MODEL_FILE_SUFFIXES or p.name in MODEL_FILE_NAMES)
+        )
         if not any(p.suffix in MODEL_FILE_SUFFIXES for p in files):
             raise ArchiveError(f"no weight files (*.safetensors, *.bin) in model folder {folder}")
     if model_args.get("tokenizer"):
@@ -130,9 +143,20 @@ def pack(header: dict, words: np.ndarray) -> bytes:
     kind = 0 if header["kind"] == "text" else (1 if field == "content" else 2)
     head = bytearray(MAGIC + bytes([FORMAT]))
     head += bytes.fromhex(header["model_sha256"][:16]) + bytes.fromhex(header["loaded_check"])
-    head += _varints([header["block_size"], header["stride"], BOS_SETTINGS.index(header["window_bos_setting"]),
-                      int(header["window_bos"]), header["lanes"], header["threads"], kind, len(header["tokens"]),
-                      header["chars"], *header["tokens"]])
+    head += _varints(
+        [
+            header["block_size"],
+            header["stride"],
+            BOS_SETTINGS.index(header["window_bos_setting"]),
+            int(header["window_bos"]),
+            header["lanes"],
+            header["threads"],
+            kind,
+            len(header["tokens"]),
+            header["chars"],
+            *header["tokens"],
+        ]
+    )
     if kind == 2:
         name = field.encode("utf-8")
         head += _varints([len(name)]) + name
@@ -163,14 +187,25 @@ def unpack(data: bytes, where: str) -> tuple[dict, np.ndarray]:
     field = None if kind == 0 else "content"
     if kind == 2:
         size, pos = _read_varint(data, pos, where)
-        field = data[pos:pos + size].decode("utf-8", errors="replace")
+        field = data[pos : pos + size].decode("utf-8", errors="replace")
         pos += size
     if len(data) < pos + 8:
         raise ArchiveError(f"{where} is truncated inside its header")
-    header.update(block_size=block, stride=stride, window_bos_setting=BOS_SETTINGS[bos_setting], window_bos=bool(bos),
-                  lanes=lanes, threads=threads, kind=KINDS[min(kind, 1)], text_field=field, tokens=tokens,
-                  chars=chars, corpus_sha256=data[pos:pos + 8].hex(), header_bytes=pos + 8)
-    payload = data[pos + 8:]
+    header.update(
+        block_size=block,
+        stride=stride,
+        window_bos_setting=BOS_SETTINGS[bos_setting],
+        window_bos=bool(bos),
+        lanes=lanes,
+        threads=threads,
+        kind=KINDS[min(kind, 1)],
+        text_field=field,
+        tokens=tokens,
+        chars=chars,
+        corpus_sha256=data[pos : pos + 8].hex(),
+        header_bytes=pos + 8,
+    )
+    payload = data[pos + 8 :]
     if len(payload) % 4:
         raise ArchiveError(f"{where} is truncated or damaged: the payload is not a whole number of 32-bit words")
     return header, np.frombuffer(payload, dtype="<u4").astype(np.uint32)
@@ -189,5 +224,7 @@ def check_model(header: dict, identity: str, where: str) -> None:
 def check_setting(header: dict, name: str, given, where: str) -> None:
     """Stop if a setting given to the decoder differs from the one recorded in the header."""
     if given is not None and given != header[name]:
-        raise ArchiveError(f"{where} was compressed with {name}={header[name]!r}, but {name}={given!r} was given; "
-                           f"leave {name} out (the file records it) or pass {header[name]!r}")
+        raise ArchiveError(
+            f"{where} was compressed with {name}={header[name]!r}, but {name}={given!r} was given; "
+            f"leave {name} out (the file records it) or pass {header[name]!r}"
+        )

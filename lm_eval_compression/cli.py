@@ -13,7 +13,9 @@ def tasks_dir() -> str:
 
 def main(argv: list[str]) -> int:
     """``tasks-dir`` command."""
-    argparse.ArgumentParser(prog="python -m lm_eval_compression tasks-dir",
-                            description="Print the folder to pass to lm_eval --include_path.").parse_args(argv)
+    argparse.ArgumentParser(
+        prog="python -m lm_eval_compression tasks-dir",
+        description="Print the folder to pass to lm_eval --include_path.",
+    ).parse_args(argv)
     print(tasks_dir())
     return 0

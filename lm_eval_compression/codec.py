@@ -62,8 +62,19 @@ class WindowStepper:
     tokens: the known ones when encoding, the decoded ones when decoding.
     """
 
-    def __init__(self, model, device, *, prefix_token_id: int, bos_token_id: int | None, block_size: int,
-                 stride: int, window_bos: bool, lanes: int = 4, autocast_dtype=None):
+    def __init__(
+        self,
+        model,
+        device,
+        *,
+        prefix_token_id: int,
+        bos_token_id: int | None,
+        block_size: int,
+        stride: int,
+        window_bos: bool,
+        lanes: int = 4,
+        autocast_dtype=None,
+    ):
         if lanes < 1:
             raise CodecError(f"lanes must be at least 1, got {lanes}")
         if window_bos and bos_token_id is None:
@@ -88,18 +99,23 @@ class WindowStepper:
         kwargs = {self.keep_arg: 1} if self.keep_arg else {}
         if cache is not None:
             kwargs[self.cache_arg] = cache
-        with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype,
-                                             enabled=self.autocast_dtype is not None):
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                             use_cache=True, **kwargs)
+        with (
+            torch.no_grad(),
+            torch.autocast(
+                device_type=self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None
+            ),
+        ):
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, **kwargs
+            )
         new_cache = getattr(out, "cache", None) or out.past_key_values
         return torch.softmax(out.logits[:, -1].float(), dim=-1), new_cache
 
     def _start_window(self, lane: Lane, seq: list[int]) -> None:
         """Context pass of the lane's current window: fills its cache and its first distribution."""
         w = lane.windows[lane.window]
-        inputs = ([self.bos] if w.bos else []) + seq[w.start:w.end]
-        context = inputs[:w.input_len - w.n_scored + 1]
+        inputs = ([self.bos] if w.bos else []) + seq[w.start : w.end]
+        context = inputs[: w.input_len - w.n_scored + 1]
         ids = torch.tensor([context], dtype=torch.long, device=self.device)
         probs, cache = self._forward(ids)
         lane.kv = [(layer.keys, layer.values) for layer in cache.layers]
@@ -110,8 +126,9 @@ class WindowStepper:
     @staticmethod
     def _extract(cache, row: int, length: int) -> list:
         """A lane's real positions (the rightmost ``length``) in the merged cache, as views."""
-        return [(layer.keys[row:row + 1, :, -length:], layer.values[row:row + 1, :, -length:])
-                for layer in cache.layers]
+        return [
+            (layer.keys[row : row + 1, :, -length:], layer.values[row : row + 1, :, -length:]) for layer in cache.layers
+        ]
 
     def _merge(self, lanes: list[Lane]):
         """One cache over all lanes, each left-padded to the longest, and its attention mask."""
@@ -126,11 +143,11 @@ class WindowStepper:
             values = v0.new_zeros((len(lanes), v0.shape[1], width, v0.shape[3]))
             for row, lane in enumerate(lanes):
                 k, v = lane.kv[i]
-                keys[row, :, width - lane.length:] = k[0]
-                values[row, :, width - lane.length:] = v[0]
+                keys[row, :, width - lane.length :] = k[0]
+                values[row, :, width - lane.length :] = v[0]
             layers.append((keys, values))
         for row, lane in enumerate(lanes):
-            mask[row, width - lane.length:] = 1
+            mask[row, width - lane.length :] = 1
             lane.kv = None
         return DynamicCache(ddp_cache_data=layers), mask
 

@@ -73,8 +73,9 @@ def write_corpus(path: Path, kind: str, texts: list[str], text_field: str | None
     if kind == "text":
         path.write_bytes(texts[0].encode("utf-8"))
     else:
-        path.write_text("".join(json.dumps({text_field: t}, ensure_ascii=False) + "\n" for t in texts),
-                        encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps({text_field: t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8"
+        )
 
 
 def load_lm(model_args: str, device: str | None, batch_size="1"):
@@ -92,10 +93,17 @@ def parse_model_args(model_args: str) -> dict:
 
 
 def _stepper(lm, settings: dict, lanes: int) -> codec.WindowStepper:
-    return codec.WindowStepper(lm.model, lm.device, prefix_token_id=lm.prefix_token_id,
-                               bos_token_id=lm.tokenizer.bos_token_id, block_size=settings["block_size"],
-                               stride=settings["stride"], window_bos=settings["window_bos"], lanes=lanes,
-                               autocast_dtype=getattr(lm, "mixed_precision_dtype", None))
+    return codec.WindowStepper(
+        lm.model,
+        lm.device,
+        prefix_token_id=lm.prefix_token_id,
+        bos_token_id=lm.tokenizer.bos_token_id,
+        block_size=settings["block_size"],
+        stride=settings["stride"],
+        window_bos=settings["window_bos"],
+        lanes=lanes,
+        autocast_dtype=getattr(lm, "mixed_precision_dtype", None),
+    )
 
 
 def _decode_text(lm, ids: list[int]) -> str:
@@ -112,15 +120,24 @@ def resolve_windows(lm, block_size, stride, window_bos) -> dict:
 
     block_size, stride, _ = check_settings(block_size, stride, "document", where="compress")
     if block_size > lm.max_length:
-        raise WindowSettingsError(f"block_size ({block_size}) is larger than the model's maximum length "
-                                  f"({lm.max_length}); lower --block_size or raise max_length in --model_args")
+        raise WindowSettingsError(
+            f"block_size ({block_size}) is larger than the model's maximum length "
+            f"({lm.max_length}); lower --block_size or raise max_length in --model_args"
+        )
     use_bos, reason = resolve_window_bos(lm, window_bos)
-    return {"protocol": "document", "block_size": block_size, "stride": stride, "window_bos_setting": window_bos,
-            "window_bos": use_bos, "window_bos_reason": reason}
+    return {
+        "protocol": "document",
+        "block_size": block_size,
+        "stride": stride,
+        "window_bos_setting": window_bos,
+        "window_bos": use_bos,
+        "window_bos_reason": reason,
+    }
 
 
-def compress_corpus(lm, model_args: str, corpus: Corpus, settings: dict, lanes: int = 4,
-                    name: str = "") -> tuple[bytes, dict]:
+def compress_corpus(
+    lm, model_args: str, corpus: Corpus, settings: dict, lanes: int = 4, name: str = ""
+) -> tuple[bytes, dict]:
     """The compressed file and run facts (time, model bits) for ``corpus``."""
     start = time.perf_counter()
     encoded = lm.tokenizer(corpus.texts, add_special_tokens=False)["input_ids"] if corpus.texts else []
@@ -131,24 +148,38 @@ def compress_corpus(lm, model_args: str, corpus: Corpus, settings: dict, lanes: 
             at = next((i for i, equal in enumerate(same) if not equal), min(len(text), len(back)))
             raise CorpusError(
                 f"{label}: the tokenizer does not reproduce this text exactly (decode(encode(text)) differs from "
-                f"character {at} on: {text[at:at + 20]!r} became {back[at:at + 20]!r}); it cannot be stored losslessly"
+                f"character {at} on: {text[at : at + 20]!r} became {back[at : at + 20]!r}); "
+                "it cannot be stored losslessly"
             )
     stepper = _stepper(lm, settings, lanes)
     words, stats = codec.encode(stepper, encoded)
     header = {
         "model_sha256": archive.model_identity(parse_model_args(model_args)),
         "loaded_check": _loaded_check(lm, stepper.vocab_size),
-        "block_size": settings["block_size"], "stride": settings["stride"],
-        "window_bos_setting": settings["window_bos_setting"], "window_bos": settings["window_bos"],
-        "lanes": lanes, "threads": torch.get_num_threads(), "kind": corpus.kind, "text_field": corpus.text_field,
-        "tokens": [len(ids) for ids in encoded], "chars": sum(len(t) for t in corpus.texts),
+        "block_size": settings["block_size"],
+        "stride": settings["stride"],
+        "window_bos_setting": settings["window_bos_setting"],
+        "window_bos": settings["window_bos"],
+        "lanes": lanes,
+        "threads": torch.get_num_threads(),
+        "kind": corpus.kind,
+        "text_field": corpus.text_field,
+        "tokens": [len(ids) for ids in encoded],
+        "chars": sum(len(t) for t in corpus.texts),
         "corpus_sha256": archive.corpus_sha256(corpus.texts),
     }
     data = archive.pack(header, words)
-    facts = {"seconds": time.perf_counter() - start, "model_bits": float(sum(stats.model_bits)),
-             "payload_bits": 32 * len(words), "file_bits": 8 * len(data), "steps": stats.steps,
-             "context_passes": stats.context_passes, "name": name, "documents": len(corpus.texts),
-             "bytes": sum(len(t.encode("utf-8")) for t in corpus.texts)}
+    facts = {
+        "seconds": time.perf_counter() - start,
+        "model_bits": float(sum(stats.model_bits)),
+        "payload_bits": 32 * len(words),
+        "file_bits": 8 * len(data),
+        "steps": stats.steps,
+        "context_passes": stats.context_passes,
+        "name": name,
+        "documents": len(corpus.texts),
+        "bytes": sum(len(t.encode("utf-8")) for t in corpus.texts),
+    }
     return data, facts
 
 
@@ -169,17 +200,21 @@ def decompress_corpus(lm, data: bytes, where: str, given: dict | None = None) ->
         raise archive.ArchiveError(
             f"{where} was compressed with the same model files but another dtype, prefix token or vocabulary size "
             f"(here: dtype {next(lm.model.parameters()).dtype}, prefix_token_id {lm.prefix_token_id}, vocabulary "
-            f"{stepper.vocab_size}); pass the model_args it was compressed with")
+            f"{stepper.vocab_size}); pass the model_args it was compressed with"
+        )
     if settings["window_bos"] != header["window_bos"]:
-        raise archive.ArchiveError(f"{where}: window_bos resolves to {settings['window_bos']} here, "
-                                   f"it was {header['window_bos']} when compressing")
+        raise archive.ArchiveError(
+            f"{where}: window_bos resolves to {settings['window_bos']} here, "
+            f"it was {header['window_bos']} when compressing"
+        )
     tokens, stats = codec.decode(stepper, words, header["tokens"])
     texts = [_decode_text(lm, ids) for ids in tokens]
     if sum(len(t) for t in texts) != header["chars"] or archive.corpus_sha256(texts)[:16] != header["corpus_sha256"]:
         raise archive.ArchiveError(
             f"{where}: the decoded text fails its checksum, so nothing is written: the file is damaged, or this "
             f"machine's arithmetic differs from the compressor's (torch and transformers versions, device and CPU "
-            f"threads must match; it used {header['threads']} threads, this run {torch.get_num_threads()})")
+            f"threads must match; it used {header['threads']} threads, this run {torch.get_num_threads()})"
+        )
     corpus = Corpus(header["kind"], texts, [f"document {i}" for i in range(len(texts))], header["text_field"])
     return corpus, {"seconds": time.perf_counter() - start, "steps": stats.steps, "header": header}
 
@@ -189,9 +224,11 @@ def baselines(texts: list[str]) -> dict[str, int]:
     import zstandard
 
     data = "".join(t + "\n" for t in texts).encode("utf-8")
-    return {"gzip -9": len(gzip.compress(data, compresslevel=9, mtime=0)),
-            "xz -9": len(lzma.compress(data, format=lzma.FORMAT_XZ, preset=9)),
-            "zstd -19": len(zstandard.ZstdCompressor(level=19).compress(data))}
+    return {
+        "gzip -9": len(gzip.compress(data, compresslevel=9, mtime=0)),
+        "xz -9": len(lzma.compress(data, format=lzma.FORMAT_XZ, preset=9)),
+        "zstd -19": len(zstandard.ZstdCompressor(level=19).compress(data)),
+    }
 
 
 def plugin_bpc(lm, texts: list[str], settings: dict) -> float:
@@ -203,10 +240,17 @@ def plugin_bpc(lm, texts: list[str], settings: dict) -> float:
 
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "corpus.jsonl").write_text(
-            "".join(json.dumps({"content": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
-        metadata = {"data_dir": folder, "data_file": "corpus.jsonl", "text_field": "content", "protocol": "document",
-                    "block_size": settings["block_size"], "stride": settings["stride"],
-                    "window_bos": settings["window_bos_setting"]}
+            "".join(json.dumps({"content": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8"
+        )
+        metadata = {
+            "data_dir": folder,
+            "data_file": "corpus.jsonl",
+            "text_field": "content",
+            "protocol": "document",
+            "block_size": settings["block_size"],
+            "stride": settings["stride"],
+            "window_bos": settings["window_bos_setting"],
+        }
         tm = TaskManager(include_path=tasks_dir(), include_defaults=False, metadata=metadata)
         results = simple_evaluate(model=lm, tasks=["compression_cc"], task_manager=tm, bootstrap_iters=0)
     return float(results["results"]["compression_cc"]["bpc,none"])
@@ -216,17 +260,26 @@ def build_report(header: dict, facts: dict, bpc: float | None, decompress: dict 
     chars = header["chars"]
     achieved = facts["file_bits"] / chars
     return {
-        "corpus": facts["name"], "documents": facts["documents"], "chars": chars, "bytes": facts["bytes"],
-        "tokens": sum(header["tokens"]), "lanes": header["lanes"],
+        "corpus": facts["name"],
+        "documents": facts["documents"],
+        "chars": chars,
+        "bytes": facts["bytes"],
+        "tokens": sum(header["tokens"]),
+        "lanes": header["lanes"],
         "windows": {k: header[k] for k in ("block_size", "stride", "window_bos_setting", "window_bos")},
-        "file_bits": facts["file_bits"], "header_bits": 8 * header["header_bytes"],
-        "payload_bits": facts["payload_bits"], "model_bits": facts["model_bits"],
-        "bpc_achieved": achieved, "bpc_payload": facts["payload_bits"] / chars,
+        "file_bits": facts["file_bits"],
+        "header_bits": 8 * header["header_bytes"],
+        "payload_bits": facts["payload_bits"],
+        "model_bits": facts["model_bits"],
+        "bpc_achieved": achieved,
+        "bpc_payload": facts["payload_bits"] / chars,
         "bpc_model": facts["model_bits"] / chars,
-        "bpc_plugin": bpc, "gap": None if bpc is None else achieved - bpc,
+        "bpc_plugin": bpc,
+        "gap": None if bpc is None else achieved - bpc,
         "gap_percent": None if bpc is None else 100 * (achieved - bpc) / bpc,
         "payload_gap_percent": None if bpc is None else 100 * (facts["payload_bits"] / chars - bpc) / bpc,
-        "compress_seconds": facts["seconds"], "model_steps": facts["steps"],
+        "compress_seconds": facts["seconds"],
+        "model_steps": facts["steps"],
         "decompress_seconds": decompress["seconds"] if decompress else None,
         "round_trip_identical": decompress["identical"] if decompress else None,
         "baselines_bits": {k: 8 * v for k, v in facts["baselines"].items()},
@@ -236,19 +289,26 @@ def build_report(header: dict, facts: dict, bpc: float | None, decompress: dict 
 def report_table(r: dict) -> str:
     """The report as a Markdown table."""
     c = r["chars"]
-    rows = ["| method | size (bytes) | bits per character |", "|---|---:|---:|",
-            f"| model + range coder: whole file | {r['file_bits'] // 8:,} | {r['bpc_achieved']:.4f} |",
-            f"| … payload only (without the {r['header_bits'] // 8}-byte header) | {r['payload_bits'] // 8:,} "
-            f"| {r['bpc_payload']:.4f} |"]
+    rows = [
+        "| method | size (bytes) | bits per character |",
+        "|---|---:|---:|",
+        f"| model + range coder: whole file | {r['file_bits'] // 8:,} | {r['bpc_achieved']:.4f} |",
+        f"| … payload only (without the {r['header_bits'] // 8}-byte header) | {r['payload_bits'] // 8:,} "
+        f"| {r['bpc_payload']:.4f} |",
+    ]
     if r["bpc_plugin"] is not None:
         rows.append(f"| compression task bpc (the plugin) | | {r['bpc_plugin']:.4f} |")
     rows += [f"| {name} | {bits // 8:,} | {bits / c:.4f} |" for name, bits in r["baselines_bits"].items()]
-    notes = [f"{r['corpus']}: {r['documents']} documents, {c:,} characters, {r['tokens']:,} tokens; "
-             f"block_size {r['windows']['block_size']}, stride {r['windows']['stride']}, "
-             f"window_bos {r['windows']['window_bos']}, {r['lanes']} lanes"]
+    notes = [
+        f"{r['corpus']}: {r['documents']} documents, {c:,} characters, {r['tokens']:,} tokens; "
+        f"block_size {r['windows']['block_size']}, stride {r['windows']['stride']}, "
+        f"window_bos {r['windows']['window_bos']}, {r['lanes']} lanes"
+    ]
     if r["gap"] is not None:
-        notes.append(f"gap to the plugin's bpc: whole file {r['gap']:+.4f} bits/char ({r['gap_percent']:+.2f} %), "
-                     f"payload {r['payload_gap_percent']:+.2f} %")
+        notes.append(
+            f"gap to the plugin's bpc: whole file {r['gap']:+.4f} bits/char ({r['gap_percent']:+.2f} %), "
+            f"payload {r['payload_gap_percent']:+.2f} %"
+        )
     times = f"compress {r['compress_seconds']:.1f} s"
     if r["decompress_seconds"] is not None:
         times += f", decompress {r['decompress_seconds']:.1f} s, round trip identical: {r['round_trip_identical']}"
@@ -268,8 +328,11 @@ def _window_bos(value: str):
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lm_eval_compression compress", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m lm_eval_compression compress",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _common(parser)
     parser.add_argument("--block_size", type=int, default=1900)
     parser.add_argument("--stride", type=int, default=512)
@@ -313,8 +376,10 @@ def main(argv: list[str]) -> int:
 
 
 def decompress_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lm_eval_compression decompress",
-                                     description="Restore the corpus of a file written by `compress`.")
+    parser = argparse.ArgumentParser(
+        prog="python -m lm_eval_compression decompress",
+        description="Restore the corpus of a file written by `compress`.",
+    )
     _common(parser)
     parser.add_argument("--block_size", type=int, default=None, help="checked against the file if given")
     parser.add_argument("--stride", type=int, default=None, help="checked against the file if given")
@@ -336,6 +401,8 @@ def decompress_main(argv: list[str]) -> int:
         print(f"decompress: {e}", file=sys.stderr)
         return 2
     write_corpus(args.output, corpus.kind, corpus.texts, corpus.text_field)
-    print(f"wrote {args.output}: {len(corpus.texts)} documents, {sum(len(t) for t in corpus.texts):,} characters "
-          f"in {info['seconds']:.1f} s")
+    print(
+        f"wrote {args.output}: {len(corpus.texts)} documents, {sum(len(t) for t in corpus.texts):,} characters "
+        f"in {info['seconds']:.1f} s"
+    )
     return 0

@@ -71,8 +71,10 @@ def table(results: dict) -> str:
     for task in TASKS:
         r = results["results"][task]
         run = results["configs"][task]["compression"].get("run", {})
-        rows.append(f"| {task} | {r['bpc,none']:.4f} | {number(r['bpc_stderr,none'])} | {int(r['total_chars,none']):,} "
-                    f"| {int(r['scored_tokens,none']):,} | {run.get('seconds', float('nan')):.1f} |")
+        rows.append(
+            f"| {task} | {r['bpc,none']:.4f} | {number(r['bpc_stderr,none'])} | {int(r['total_chars,none']):,} "
+            f"| {int(r['scored_tokens,none']):,} | {run.get('seconds', float('nan')):.1f} |"
+        )
     g = results["results"]["compression"]
     rows.append(f"| **compression (mean)** | **{g['bpc,none']:.4f}** | {number(g['bpc_stderr,none'])} | | | |")
     return "\n".join(rows)
@@ -98,10 +100,29 @@ def main(argv: list[str]) -> int:
     print(f"prefix token: <|endoftext|> (id {PREFIX_TOKEN_ID}), the model's document separator")
     print(f"data: the shipped smoke-test sample in {data} (not a benchmark)")
     print("windows: the task defaults, block_size 1900, stride 512, protocol document\n", flush=True)
-    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--model_args", model_args(gguf),
-           "--tasks", "compression", "--include_path", tasks_dir(), "--device", "cpu",
-           "--batch_size", args.batch_size, "--output_path", args.output_path,
-           "--metadata", json.dumps({"data_dir": str(data)}), *args.extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "run",
+        "--model",
+        "hf",
+        "--model_args",
+        model_args(gguf),
+        "--tasks",
+        "compression",
+        "--include_path",
+        tasks_dir(),
+        "--device",
+        "cpu",
+        "--batch_size",
+        args.batch_size,
+        "--output_path",
+        args.output_path,
+        "--metadata",
+        json.dumps({"data_dir": str(data)}),
+        *args.extra,
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     start = time.time()
     proc = subprocess.run(cmd, env=env)

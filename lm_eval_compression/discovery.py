@@ -36,8 +36,13 @@ def tasks_folder():
 
 def with_tasks_folder(include_path) -> list:
     """``include_path`` (None, one path or a list) with the package's task folder first, never twice."""
-    given = [] if include_path is None else list(include_path) if isinstance(include_path, (list, tuple)) else [
-        include_path]
+    given = (
+        []
+        if include_path is None
+        else list(include_path)
+        if isinstance(include_path, (list, tuple))
+        else [include_path]
+    )
     ours = tasks_folder().resolve()
     others = [p for p in given if not _same_folder(p, ours)]
     return [ours, *others]

@@ -32,8 +32,13 @@ OPTIONAL_WRAPPERS = (("lm_eval.models.vllm_causallms", "VLLM"),)
 
 def request_settings(block_size: int, stride: int, protocol: str, window_bos) -> dict:
     """The settings a compression request carries (part of the harness's cache key)."""
-    return {REQUEST_KEY: REQUEST_VERSION, "block_size": block_size, "stride": stride, "protocol": protocol,
-            "window_bos": window_bos}
+    return {
+        REQUEST_KEY: REQUEST_VERSION,
+        "block_size": block_size,
+        "stride": stride,
+        "protocol": protocol,
+        "window_bos": window_bos,
+    }
 
 
 def is_compression_request(args) -> bool:
@@ -47,12 +52,17 @@ class CompressionRequest(NamedTuple):
     args: tuple  # (text, settings)
     task_name: str | None
     cache_args: tuple  # the arguments as the harness sent them: what its --use_cache key hashes
+    doc_id: int | None = None  # the document's index in its task, for messages
 
     @classmethod
     def of(cls, instance) -> CompressionRequest:
         args = instance.args
-        return cls((compat.rolling_text(args), compat.rolling_settings(args)), getattr(instance, "task_name", None),
-                   args)
+        return cls(
+            (compat.rolling_text(args), compat.rolling_settings(args)),
+            getattr(instance, "task_name", None),
+            args,
+            getattr(instance, "doc_id", None),
+        )
 
 
 def corpus_sha256(texts) -> str:
@@ -157,8 +167,9 @@ def install() -> None:
     from lm_eval import evaluator
     from lm_eval.models.huggingface import HFLM
 
-    wrappers = [HFLM] + [getattr(sys.modules[name], cls) for name, cls in OPTIONAL_WRAPPERS
-                         if hasattr(sys.modules.get(name), cls)]
+    wrappers = [HFLM] + [
+        getattr(sys.modules[name], cls) for name, cls in OPTIONAL_WRAPPERS if hasattr(sys.modules.get(name), cls)
+    ]
     for wrapper in wrappers:
         if not getattr(wrapper.loglikelihood_rolling, "_lm_eval_compression", False):
             wrapper.loglikelihood_rolling = _wrap_rolling(wrapper.loglikelihood_rolling)

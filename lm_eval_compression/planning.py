@@ -63,13 +63,20 @@ def encode(tokenizer, texts: list[str], add_special_tokens: bool) -> list[np.nda
     """Token ids of each text as int32 arrays, tokenized in chunks."""
     out = []
     for lo in range(0, len(texts), TOKENIZE_CHUNK):
-        ids = tokenizer(texts[lo:lo + TOKENIZE_CHUNK], add_special_tokens=add_special_tokens)["input_ids"]
+        ids = tokenizer(texts[lo : lo + TOKENIZE_CHUNK], add_special_tokens=add_special_tokens)["input_ids"]
         out += [np.asarray(x, dtype=np.int32) for x in ids]
     return out
 
 
-def plan_documents(token_ids: list[np.ndarray], owners: list[int], n_requests: int, block_size: int,
-                   stride: int, prefix_id: int, window_bos: bool) -> ScoringPlan:
+def plan_documents(
+    token_ids: list[np.ndarray],
+    owners: list[int],
+    n_requests: int,
+    block_size: int,
+    stride: int,
+    prefix_id: int,
+    window_bos: bool,
+) -> ScoringPlan:
     """``document`` protocol: request ``owners[k]`` is ``[prefix] + token_ids[k]`` with its own windows."""
     plan = ScoringPlan(scored_tokens=np.zeros(n_requests, dtype=np.int64))
     for ids, owner in zip(token_ids, owners):
@@ -82,8 +89,9 @@ def plan_documents(token_ids: list[np.ndarray], owners: list[int], n_requests: i
     return plan
 
 
-def plan_stream(token_ids: list[np.ndarray], owners: list[int], n_requests: int, block_size: int,
-                stride: int, where: str) -> ScoringPlan:
+def plan_stream(
+    token_ids: list[np.ndarray], owners: list[int], n_requests: int, block_size: int, stride: int, where: str
+) -> ScoringPlan:
     """``paper`` protocol: the documents' tokens concatenated in order into one stream.
 
     Every target from stream index 1 up to the last full window's end is scored
@@ -102,8 +110,11 @@ def plan_stream(token_ids: list[np.ndarray], owners: list[int], n_requests: int,
         )
     tokens = np.concatenate(token_ids).astype(np.int32, copy=False)
     owners = np.asarray(owners, dtype=np.int64)
-    plan = ScoringPlan(sequences=[TokenSequence(tokens, starts, owners)], jobs=[WindowJob(0, w) for w in windows],
-                       scored_tokens=np.zeros(n_requests, dtype=np.int64))
+    plan = ScoringPlan(
+        sequences=[TokenSequence(tokens, starts, owners)],
+        jobs=[WindowJob(0, w) for w in windows],
+        scored_tokens=np.zeros(n_requests, dtype=np.int64),
+    )
     last = windows[-1].end  # stream index of the last scored target
     covered = np.clip(np.minimum(starts + lengths, last + 1) - np.maximum(starts, 1), 0, None)
     np.add.at(plan.scored_tokens, owners, covered)

@@ -72,13 +72,19 @@ def model_identity(lm) -> str:
     model = lm.model
     digest = hashlib.sha256()
     config = getattr(model, "config", None)
-    digest.update(json.dumps({
-        "name": getattr(config, "_name_or_path", None),
-        "config": config.to_json_string(use_diff=False) if config is not None else None,
-        "dtype": str(getattr(model, "dtype", None)),
-        "tokenizer": getattr(lm.tokenizer, "name_or_path", None),
-        "vocab": len(lm.tokenizer),
-    }, sort_keys=True, default=str).encode())
+    digest.update(
+        json.dumps(
+            {
+                "name": getattr(config, "_name_or_path", None),
+                "config": config.to_json_string(use_diff=False) if config is not None else None,
+                "dtype": str(getattr(model, "dtype", None)),
+                "tokenizer": getattr(lm.tokenizer, "name_or_path", None),
+                "vocab": len(lm.tokenizer),
+            },
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
     with torch.no_grad():
         for name, param in model.state_dict().items():
             digest.update(name.encode())

@@ -79,8 +79,12 @@ def plan_task(lm, requests, task, s: dict) -> tuple[ScoringPlan, list[dict]]:
         prefix = lm.prefix_token_id
         ids = encode(lm.tokenizer, [r.args[0] for r in requests], add_special_tokens=False)
         plan = plan_documents(ids, list(range(n)), n, s["block_size"], s["stride"], prefix, use_bos)
-        facts = {"prefix_token_id": int(prefix), "prefix_token": lm.tokenizer.convert_ids_to_tokens(prefix),
-                 "window_bos": use_bos, "window_bos_reason": reason}
+        facts = {
+            "prefix_token_id": int(prefix),
+            "prefix_token": lm.tokenizer.convert_ids_to_tokens(prefix),
+            "window_bos": use_bos,
+            "window_bos_reason": reason,
+        }
         return plan, [facts] * n
     order = sorted(range(n), key=lambda i: requests[i].args[1]["position"])
     if [requests[i].args[1]["position"] for i in order] != list(range(s["count"])):
@@ -90,8 +94,12 @@ def plan_task(lm, requests, task, s: dict) -> tuple[ScoringPlan, list[dict]]:
         )
     ids = encode(lm.tokenizer, [requests[i].args[0] for i in order], add_special_tokens=True)
     plan = plan_stream(ids, order, n, s["block_size"], s["stride"], where=f"task {task}")
-    facts = {"prefix_token_id": None, "prefix_token": None, "window_bos": False,
-             "window_bos_reason": "paper protocol: no window BOS"}
+    facts = {
+        "prefix_token_id": None,
+        "prefix_token": None,
+        "window_bos": False,
+        "window_bos_reason": "paper protocol: no window BOS",
+    }
     return merge_plans([plan], n), [facts] * n
 
 
@@ -141,25 +149,36 @@ def responses_for(requests, idx, totals, plan: ScoringPlan, facts: list[dict]) -
     for i in idx:
         text, ll = requests[i].args[0], float(totals[i])
         chars = len(text)
-        out.append(ScoredDocument(loglikelihood=ll, tokens=int(plan.scored_tokens[i]), chars=chars,
-                                  bytes=len(text.encode("utf-8")), bpc=-ll / chars / math.log(2) if chars else None,
-                                  **facts[i]))
+        out.append(
+            ScoredDocument(
+                loglikelihood=ll,
+                tokens=int(plan.scored_tokens[i]),
+                chars=chars,
+                bytes=len(text.encode("utf-8")),
+                bpc=-ll / chars / math.log(2) if chars else None,
+                **facts[i],
+            )
+        )
     return out
 
 
 def nonfinite_message(task, requests, plan: ScoringPlan, error: NonFiniteScore) -> str:
     req = requests[error.owner]
-    doc = getattr(req, "doc_id", error.owner)
+    doc = req.doc_id if getattr(req, "doc_id", None) is not None else error.owner
     where = ""
     if error.job >= 0:
         job = plan.jobs[error.job]
         w = job.window
         same_seq = [k for k, j in enumerate(plan.jobs) if j.seq == job.seq]
-        where = (f", window {same_seq.index(error.job) + 1} of {len(same_seq)} "
-                 f"(tokens {w.scored_start}..{w.end} of its sequence)")
-    return (f"task {task}: non-finite log-probability (NaN or infinity) in document {doc} "
-            f"({req.args[0][:60]!r}){where}; the model's outputs are not usable (a broken checkpoint, "
-            "or float16 overflow: try dtype=bfloat16 or float32); no results were written")
+        where = (
+            f", window {same_seq.index(error.job) + 1} of {len(same_seq)} "
+            f"(tokens {w.scored_start}..{w.end} of its sequence)"
+        )
+    return (
+        f"task {task}: non-finite log-probability (NaN or infinity) in document {doc} "
+        f"({req.args[0][:60]!r}){where}; the model's outputs are not usable (a broken checkpoint, "
+        "or float16 overflow: try dtype=bfloat16 or float32); no results were written"
+    )
 
 
 def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
@@ -170,8 +189,12 @@ def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocume
     progress = tqdm(total=len(plan.jobs), desc=f"Scoring {task} windows", disable=disable_tqdm or lm.rank != 0)
     try:
         totals, stats = vllm_scoring.score(
-            lm, plan, bos_id=lm.tokenizer.bos_token_id, progress=progress,
-            windows_in_flight=s.get("windows_in_flight") or vllm_scoring.DEFAULT_WINDOWS_IN_FLIGHT)
+            lm,
+            plan,
+            bos_id=lm.tokenizer.bos_token_id,
+            progress=progress,
+            windows_in_flight=s.get("windows_in_flight") or vllm_scoring.DEFAULT_WINDOWS_IN_FLIGHT,
+        )
     except NonFiniteScore as error:
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
     finally:
@@ -189,8 +212,9 @@ def score_task(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
         return score_task_vllm(lm, requests, task, disable_tqdm)
     s = task_settings(requests, task)
     plan, facts = plan_task(lm, requests, task, s)
-    scorer = WindowScorer(lm.model, lm.device, getattr(lm, "mixed_precision_dtype", None),
-                          bos_id=lm.tokenizer.bos_token_id)
+    scorer = WindowScorer(
+        lm.model, lm.device, getattr(lm, "mixed_precision_dtype", None), bos_id=lm.tokenizer.bos_token_id
+    )
     width = max((j.window.input_len for j in plan.jobs), default=1)
     auto = str(lm.batch_size).startswith("auto")
     batch_size = detect_batch_size(lm, scorer, width) if auto else int(lm.batch_size)
@@ -208,15 +232,27 @@ def score_task(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
         def on_checkpoint(point):
             left = np.bincount(owner_of_job[~point.done], minlength=len(requests))
             new = np.flatnonzero((left == 0) & ~written)
-            resume.write_cached(lm, [(getattr(requests[i], "cache_args", requests[i].args), r)
-                                     for i, r in zip(new, responses_for(requests, new, point.totals, plan, facts))])
+            resume.write_cached(
+                lm,
+                [
+                    (getattr(requests[i], "cache_args", requests[i].args), r)
+                    for i, r in zip(new, responses_for(requests, new, point.totals, plan, facts))
+                ],
+            )
             written[new] = True
 
     progress = tqdm(total=len(plan.jobs), desc=f"Scoring {task} windows", disable=disable_tqdm or lm.rank != 0)
     try:
-        totals, stats = scorer.score(plan, batch_size=batch_size, token_budget=batch_size * width, auto_batch=auto,
-                                     progress=progress, resume=start, on_checkpoint=on_checkpoint,
-                                     interval=resume.checkpoint_interval())
+        totals, stats = scorer.score(
+            plan,
+            batch_size=batch_size,
+            token_budget=batch_size * width,
+            auto_batch=auto,
+            progress=progress,
+            resume=start,
+            on_checkpoint=on_checkpoint,
+            interval=resume.checkpoint_interval(),
+        )
     except NonFiniteScore as error:
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
     finally:

@@ -98,10 +98,13 @@ class WindowScorer:
     def logits(self, input_ids: torch.Tensor, keep: int) -> torch.Tensor:
         """Logits of the last ``keep`` positions of every row: [rows, keep, vocab]."""
         kwargs = {self.keep_arg: keep} if self.keep_arg else {}
-        with torch.no_grad(), torch.autocast(
-            device_type=self.device.type,
-            dtype=self.autocast_dtype,
-            enabled=self.autocast_dtype is not None,
+        with (
+            torch.no_grad(),
+            torch.autocast(
+                device_type=self.device.type,
+                dtype=self.autocast_dtype,
+                enabled=self.autocast_dtype is not None,
+            ),
         ):
             out = self.model(input_ids=input_ids, use_cache=False, **kwargs).logits
         return out[:, -keep:] if out.shape[1] != keep else out
@@ -141,9 +144,9 @@ class WindowScorer:
             n = w.input_len
             if w.bos:
                 inputs[r, 0] = self.bos_id
-            inputs[r, int(w.bos):n] = seq.tokens[w.start:w.end]
+            inputs[r, int(w.bos) : n] = seq.tokens[w.start : w.end]
             sl = slice(n - w.n_scored - first_col, n - first_col)
-            targets[r, sl] = seq.tokens[w.scored_start:w.end + 1]
+            targets[r, sl] = seq.tokens[w.scored_start : w.end + 1]
             owner[r, sl] = seq.owners_of(w.scored_start, w.end + 1)
             scored[r, sl] = True
         index = np.flatnonzero(scored)
@@ -151,14 +154,22 @@ class WindowScorer:
         host = {"inputs": inputs.ravel(), "targets": targets[scored], "owners": owner[scored]}
         if not contiguous:
             host["positions"] = index
-        dev = dict(zip(host, torch.split(self.to_device(np.concatenate(list(host.values()))),
-                                         [len(a) for a in host.values()])))
+        dev = dict(
+            zip(host, torch.split(self.to_device(np.concatenate(list(host.values()))), [len(a) for a in host.values()]))
+        )
         logits = self.logits(dev["inputs"].view(rows, width), keep)
         positions = slice(int(index[0]), int(index[-1]) + 1) if contiguous else dev["positions"]
         lp = self.target_logprobs(logits, positions, dev["targets"])
         totals.index_add_(0, dev["owners"], lp.double())
-        return ScoreStats(windows=rows, batches=1, input_tokens=sum(lengths), padded_tokens=rows * width - sum(lengths),
-                          scored_tokens=len(index), attention_pairs=causal_pairs(lengths), head_rows=rows * keep)
+        return ScoreStats(
+            windows=rows,
+            batches=1,
+            input_tokens=sum(lengths),
+            padded_tokens=rows * width - sum(lengths),
+            scored_tokens=len(index),
+            attention_pairs=causal_pairs(lengths),
+            head_rows=rows * keep,
+        )
 
     def to_device(self, array: np.ndarray) -> torch.Tensor:
         """``array`` on the scoring device; on CUDA through pinned memory without a host sync.
@@ -171,10 +182,18 @@ class WindowScorer:
             return tensor.pin_memory().to(self.device, non_blocking=True)
         return tensor.to(self.device)
 
-    def score(self, plan: ScoringPlan, *, batch_size: int, token_budget: int | None = None,
-              auto_batch: bool = False, progress=None, resume: Checkpoint | None = None,
-              on_checkpoint: Callable[[Checkpoint], None] | None = None,
-              interval: float = 60.0) -> tuple[np.ndarray, ScoreStats]:
+    def score(
+        self,
+        plan: ScoringPlan,
+        *,
+        batch_size: int,
+        token_budget: int | None = None,
+        auto_batch: bool = False,
+        progress=None,
+        resume: Checkpoint | None = None,
+        on_checkpoint: Callable[[Checkpoint], None] | None = None,
+        interval: float = 60.0,
+    ) -> tuple[np.ndarray, ScoreStats]:
         """Sum of scored log-probabilities (nats) per request, float64.
 
         ``resume`` skips the jobs an earlier run finished and starts from its totals.  Every
@@ -207,8 +226,15 @@ class WindowScorer:
                 pending = np.concatenate([batch] + list(queue))
                 queue = deque(self.batches(plan, pending, token_budget))
                 continue
-            for name in ("windows", "batches", "input_tokens", "padded_tokens", "scored_tokens", "attention_pairs",
-                         "head_rows"):
+            for name in (
+                "windows",
+                "batches",
+                "input_tokens",
+                "padded_tokens",
+                "scored_tokens",
+                "attention_pairs",
+                "head_rows",
+            ):
                 setattr(stats, name, getattr(stats, name) + getattr(batch_stats, name))
             done[batch] = True
             if progress is not None:
@@ -242,8 +268,14 @@ class WindowScorer:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         halved = max(width, token_budget // 2)
-        log.warning("compression: out of memory on a batch of %d windows; retrying with a token budget of %d "
-                    "(about %d windows of %d tokens)", len(batch), halved, halved // width, width)
+        log.warning(
+            "compression: out of memory on a batch of %d windows; retrying with a token budget of %d "
+            "(about %d windows of %d tokens)",
+            len(batch),
+            halved,
+            halved // width,
+            width,
+        )
         return halved
 
     def checkpoint(self, plan: ScoringPlan, totals: torch.Tensor, done: np.ndarray) -> Checkpoint:

@@ -53,8 +53,13 @@ def read_settings(metadata: dict, task: str) -> dict:
         raise WindowSettingsError(
             f"window_bos=true has no meaning for protocol=paper, which reproduces the reference windows ({where})"
         )
-    settings = {"block_size": block_size, "stride": stride, "protocol": protocol, "window_bos": window_bos,
-                "text_field": str(meta["text_field"])}
+    settings = {
+        "block_size": block_size,
+        "stride": stride,
+        "protocol": protocol,
+        "window_bos": window_bos,
+        "text_field": str(meta["text_field"]),
+    }
     if meta.get("windows_in_flight") is not None:
         settings["windows_in_flight"] = parse_windows_in_flight(meta["windows_in_flight"], where)
     return settings
@@ -96,7 +101,11 @@ class CompressionTask(compat.rolling_task_base()):
     def corpus_name(self) -> str:
         if self.data_file is not None:
             return str(self.data_file)
-        name = f"{self.config.dataset_path}:{self.config.dataset_name}" if self.config.dataset_name else str(self.config.dataset_path)
+        name = (
+            f"{self.config.dataset_path}:{self.config.dataset_name}"
+            if self.config.dataset_name
+            else str(self.config.dataset_path)
+        )
         revision = (self.config.dataset_kwargs or {}).get("revision")
         return f"{name}@{revision}" if revision else name
 
@@ -106,7 +115,9 @@ class CompressionTask(compat.rolling_task_base()):
         return meta.get("data_file") or f"{self.config.dataset_name or Path(str(self.config.dataset_path)).name}.jsonl"
 
     def schema(self) -> str:
-        fields = f"{self.settings['text_field']!r}" + (" and 'category'" if (self.config.metadata or {}).get("categories") else "")
+        fields = f"{self.settings['text_field']!r}" + (
+            " and 'category'" if (self.config.metadata or {}).get("categories") else ""
+        )
         return f"JSON lines in the schema of {self.config.dataset_path} (field {fields})"
 
     def download(self, dataset_kwargs=None, **kwargs) -> None:
@@ -139,7 +150,7 @@ class CompressionTask(compat.rolling_task_base()):
                 raise CorpusError(
                     f"task {self.config.task}: could not load {self.corpus_name()} from the Hugging Face hub "
                     f"({type(error).__name__}: {str(error)[:300]}). Offline, put {self.local_file_name()} "
-                    f"({self.schema()}) in a folder and pass it with --metadata '{{\"data_dir\": \"/path/to/folder\"}}'"
+                    f'({self.schema()}) in a folder and pass it with --metadata \'{{"data_dir": "/path/to/folder"}}\''
                 ) from error
         self.dataset = self._check_corpus(self.dataset)
 
@@ -162,7 +173,8 @@ class CompressionTask(compat.rolling_task_base()):
         for i, text in enumerate(texts):
             if text is not None and not isinstance(text, str):
                 raise CorpusError(
-                    f"task {self.config.task}: document {i} of {where} has {article(type(text).__name__)} in {field!r}, not text"
+                    f"task {self.config.task}: document {i} of {where} has {article(type(text).__name__)} "
+                    f"in {field!r}, not text"
                 )
         keep = [i for i, t in enumerate(texts) if t]
         if not keep:
@@ -191,15 +203,21 @@ class CompressionTask(compat.rolling_task_base()):
     def build_all_requests(self, *, limit=None, samples=None, rank=0, world_size=1, **kwargs) -> None:
         field = self.settings["text_field"]
         texts = [doc[field] for _, doc in self.doc_iterator(rank=0, world_size=1, limit=limit, samples=samples)]
-        self._run = {"corpus": self.corpus_name(), "corpus_sha256": harness.corpus_sha256(texts), "documents": len(texts)}
+        self._run = {
+            "corpus": self.corpus_name(),
+            "corpus_sha256": harness.corpus_sha256(texts),
+            "documents": len(texts),
+        }
         if self.settings["protocol"] == "paper":
             if world_size > 1:
                 raise WindowSettingsError(
                     f"task {self.config.task}: protocol=paper scores one token stream over all documents and "
                     f"cannot be split across {world_size} data-parallel processes; use one process or protocol=document"
                 )
-            self._stream = {"stream": harness.stream_fingerprint(self._run["corpus_sha256"], self.window_settings()),
-                            "count": len(texts)}
+            self._stream = {
+                "stream": harness.stream_fingerprint(self._run["corpus_sha256"], self.window_settings()),
+                "count": len(texts),
+            }
         # Requests are cheap to build and carry the window settings, so never reuse a request cache
         # that may hold other settings.
         kwargs["cache_requests"] = False
@@ -222,8 +240,13 @@ class CompressionTask(compat.rolling_task_base()):
         settings = self.request_settings()
         if self._stream is not None:
             settings.update(self._stream, position=doc_id)
-        return Instance(request_type="loglikelihood_rolling", doc=doc,
-                        arguments=compat.rolling_args(self.doc_to_target(doc), settings), idx=0, **placement)
+        return Instance(
+            request_type="loglikelihood_rolling",
+            doc=doc,
+            arguments=compat.rolling_args(self.doc_to_target(doc), settings),
+            idx=0,
+            **placement,
+        )
 
     # --------------------------------------------------------------- results
     def process_results(self, doc, results):
@@ -234,17 +257,29 @@ class CompressionTask(compat.rolling_task_base()):
         seen = {k: resp.get(k) for k in ("prefix_token_id", "prefix_token", "window_bos", "window_bos_reason")}
         previous = self._run.setdefault("model", seen)
         if previous != seen:
-            raise RuntimeError(f"task {self.config.task}: documents were scored with different settings: {previous} vs {seen}")
+            raise RuntimeError(
+                f"task {self.config.task}: documents were scored with different settings: {previous} vs {seen}"
+            )
         return metrics.process_results(doc, results)
 
     def dump_config(self) -> dict:
         config = super().dump_config()
         s = self.settings
-        summary = {"block_size": s["block_size"], "stride": s["stride"], "protocol": s["protocol"],
-                   "window_bos_setting": s["window_bos"]}
+        summary = {
+            "block_size": s["block_size"],
+            "stride": s["stride"],
+            "protocol": s["protocol"],
+            "window_bos_setting": s["window_bos"],
+        }
         model = self._run.get("model", {})
-        summary.update({"window_bos": model.get("window_bos"), "window_bos_reason": model.get("window_bos_reason"),
-                        "prefix_token_id": model.get("prefix_token_id"), "prefix_token": model.get("prefix_token")})
+        summary.update(
+            {
+                "window_bos": model.get("window_bos"),
+                "window_bos_reason": model.get("window_bos_reason"),
+                "prefix_token_id": model.get("prefix_token_id"),
+                "prefix_token": model.get("prefix_token"),
+            }
+        )
         summary.update({k: v for k, v in self._run.items() if k != "model"})
         if self._scoring_runs:
             summary["run"] = self._scoring_runs[0] if len(self._scoring_runs) == 1 else self._scoring_runs

@@ -36,7 +36,7 @@ def is_vllm(lm) -> bool:
 
 def window_prompt(seq: TokenSequence, window: Window, bos_id) -> list[int]:
     """The window's model input followed by its last target: ``[bos] + tokens[start:end + 1]``."""
-    ids = seq.tokens[window.start:window.end + 1].tolist()
+    ids = seq.tokens[window.start : window.end + 1].tolist()
     return [int(bos_id)] + ids if window.bos else ids
 
 
@@ -69,7 +69,7 @@ def scored_logprobs(output, prompt: list[int], n_scored: int) -> np.ndarray:
         entries = [next(iter(logprobs[p].items())) for p in range(n - n_scored, n)]
         ids = np.asarray([t for t, _ in entries])
         values = np.asarray([getattr(lp, "logprob", lp) for _, lp in entries], dtype=np.float64)
-    if not np.array_equal(ids, np.asarray(prompt[n - n_scored:])):
+    if not np.array_equal(ids, np.asarray(prompt[n - n_scored :])):
         raise VLLMScoringError("vLLM's prompt log-probabilities are not those of the prompt tokens")
     return values
 
@@ -85,8 +85,9 @@ def check_lengths(lm, plan: ScoringPlan, task) -> None:
         )
 
 
-def score(lm, plan: ScoringPlan, *, bos_id=None, windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT,
-          progress=None) -> tuple[np.ndarray, ScoreStats]:
+def score(
+    lm, plan: ScoringPlan, *, bos_id=None, windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT, progress=None
+) -> tuple[np.ndarray, ScoreStats]:
     """Sum of scored log-probabilities (nats) per request of ``plan``, float64, through ``lm``'s vLLM engine.
 
     Raises :class:`NonFiniteScore` for the first window with a NaN or infinite log-probability.
@@ -96,7 +97,7 @@ def score(lm, plan: ScoringPlan, *, bos_id=None, windows_in_flight: int = DEFAUL
     totals = np.zeros(len(plan.scored_tokens), dtype=np.float64)
     start = time.perf_counter()
     for lo in range(0, len(plan.jobs), windows_in_flight):
-        group = plan.jobs[lo:lo + windows_in_flight]
+        group = plan.jobs[lo : lo + windows_in_flight]
         prompts = [window_prompt(plan.sequences[j.seq], j.window, bos_id) for j in group]
         outputs = lm._model_generate(requests=prompts, generate=True, sampling_params=params)
         for k, (job, prompt, output) in enumerate(zip(group, prompts, outputs, strict=True)):

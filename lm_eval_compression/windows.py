@@ -106,18 +106,15 @@ def paper_windows(n_tokens: int, block_size: int, stride: int) -> list[Window]:
     if n_tokens < block_size + 1:
         return []
     count = (n_tokens - block_size - 1) // stride + 1
-    return [
-        Window(w * stride, w * stride + block_size, block_size if w == 0 else stride)
-        for w in range(count)
-    ]
+    return [Window(w * stride, w * stride + block_size, block_size if w == 0 else stride) for w in range(count)]
 
 
 def window_tokens(seq: list[int], window: Window, bos_id: int | None = None) -> tuple[list[int], list[int]]:
     """The model input and its targets for ``window`` (used by references and tests)."""
-    inputs = seq[window.start:window.end]
+    inputs = seq[window.start : window.end]
     if window.bos:
         inputs = [bos_id] + inputs
-    return inputs, seq[window.target_start:window.end + 1]
+    return inputs, seq[window.target_start : window.end + 1]
 
 
 def causal_pairs(lengths) -> int:
@@ -132,8 +129,9 @@ def batch_shape(windows: list[Window]) -> tuple[int, int]:
     return width, width - min(w.input_len - w.n_scored for w in windows)
 
 
-def plan_batches(lengths: list[int], max_rows: int, token_budget: int, min_fill: float = 0.95,
-                 groups: list | None = None) -> list[list[int]]:
+def plan_batches(
+    lengths: list[int], max_rows: int, token_budget: int, min_fill: float = 0.95, groups: list | None = None
+) -> list[list[int]]:
     """Group window indices into batches of similar length.
 
     Windows are sorted by group, then by length, longest first.  A batch grows
@@ -149,8 +147,12 @@ def plan_batches(lengths: list[int], max_rows: int, token_budget: int, min_fill:
     for i in order:
         if current:
             longest = lengths[current[0]]
-            if (len(current) >= max_rows or (len(current) + 1) * longest > token_budget
-                    or lengths[i] < min_fill * longest or group[i] != group[current[0]]):
+            if (
+                len(current) >= max_rows
+                or (len(current) + 1) * longest > token_budget
+                or lengths[i] < min_fill * longest
+                or group[i] != group[current[0]]
+            ):
                 batches.append(current)
                 current = []
         current.append(i)
@@ -166,5 +168,9 @@ def plan_window_batches(windows: list[Window], max_rows: int, token_budget: int)
     window) are kept apart from windows with unscored context, so the output
     head of a context batch runs only over the scored tail of its rows.
     """
-    return plan_batches([w.input_len for w in windows], max_rows=max_rows, token_budget=token_budget,
-                        groups=[w.n_scored < w.input_len for w in windows])
+    return plan_batches(
+        [w.input_len for w in windows],
+        max_rows=max_rows,
+        token_budget=token_budget,
+        groups=[w.n_scored < w.input_len for w in windows],
+    )

@@ -22,8 +22,9 @@ def evaluate(lm, tasks, metadata: dict, **kwargs) -> dict:
     from lm_eval.tasks import TaskManager
 
     tm = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata=metadata)
-    return simple_evaluate(model=lm, tasks=list(tasks), task_manager=tm, log_samples=True,
-                           bootstrap_iters=1000, **kwargs)
+    return simple_evaluate(
+        model=lm, tasks=list(tasks), task_manager=tm, log_samples=True, bootstrap_iters=1000, **kwargs
+    )
 
 
 def per_doc(results: dict, task: str) -> list[dict]:

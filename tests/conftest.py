@@ -16,8 +16,10 @@ from helpers import default_corpora, make_tiny_model, write_corpus  # noqa: E402
 def tiny_models(tmp_path_factory):
     """Two tiny random models: a tokenizer that adds no BOS, and one that adds <s>."""
     root = tmp_path_factory.mktemp("models")
-    return {"plain": make_tiny_model(root / "plain", add_bos=False),
-            "bos": make_tiny_model(root / "bos", add_bos=True, seed=1)}
+    return {
+        "plain": make_tiny_model(root / "plain", add_bos=False),
+        "bos": make_tiny_model(root / "bos", add_bos=True, seed=1),
+    }
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,9 @@ def _window_logprobs(model, inputs: list[int], targets: list[int]) -> torch.Tens
     return F.log_softmax(logits, dim=-1).gather(1, torch.tensor(targets)[:, None]).squeeze(1).double()
 
 
-def document_loglikelihood(model, tokens: list[int], prefix: int, block: int, stride: int,
-                           bos: int | None = None) -> float:
+def document_loglikelihood(
+    model, tokens: list[int], prefix: int, block: int, stride: int, bos: int | None = None
+) -> float:
     """Score every token once: the first ``block`` tokens from the prefix, then spans of ``stride``
     tokens, each read with the ``block`` inputs ending right before its last token (or, with ``bos``,
     that BOS followed by the last ``block - 1`` of those inputs)."""
@@ -28,13 +29,13 @@ def document_loglikelihood(model, tokens: list[int], prefix: int, block: int, st
             inputs = full[:b]
             targets = tokens[:b]
         elif bos is None:
-            inputs = full[b - block:b]
-            targets = full[b - block + 1:b + 1]
+            inputs = full[b - block : b]
+            targets = full[b - block + 1 : b + 1]
         else:
-            inputs = [bos] + full[b - block + 1:b]
-            targets = full[b - block + 1:b + 1]
+            inputs = [bos] + full[b - block + 1 : b]
+            targets = full[b - block + 1 : b + 1]
         lp = _window_logprobs(model, inputs, targets)
-        total += float(lp[-(b - a):].sum())
+        total += float(lp[-(b - a) :].sum())
     return total
 
 

@@ -44,10 +44,10 @@ def refusal(paths, area=AREA_ARGS[0]) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("setting,value", [("stride", 256), ("protocol", "chunked"), ("block_size", 2048),
-                                           ("window_bos", False)])
-
-
+@pytest.mark.parametrize(
+    "setting,value", [("stride", 256), ("protocol", "chunked"), ("block_size", 2048), ("window_bos", False)]
+)
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "lm_eval_compression", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lm_eval_compression", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )

@@ -9,13 +9,34 @@ from helpers import REPO
 
 def test_benchmark_runs_and_plugin_matches_its_reference(tmp_path):
     out = tmp_path / "bench.json"
-    subprocess.run([
-        sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--model", "random-llama-tiny",
-        "--corpus", str(REPO / "lm_eval_compression" / "data" / "sample"), "--max-chars", "1200", "--corpora", "cc",
-        "--block-size", "64", "--stride", "16",
-        "--methods", "plugin-paper,reference-paper,plugin-document,stock-rolling",
-        "--plan-batch-sizes", "1,64", "--json", str(out),
-    ], check=True, capture_output=True, text=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "throughput.py"),
+            "--model",
+            "random-llama-tiny",
+            "--corpus",
+            str(REPO / "lm_eval_compression" / "data" / "sample"),
+            "--max-chars",
+            "1200",
+            "--corpora",
+            "cc",
+            "--block-size",
+            "64",
+            "--stride",
+            "16",
+            "--methods",
+            "plugin-paper,reference-paper,plugin-document,stock-rolling",
+            "--plan-batch-sizes",
+            "1,64",
+            "--json",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     report = json.loads(out.read_text())
     summary = report["summary"]
     assert summary["same_scored_tokens_as_reference-paper"] is True
@@ -49,8 +70,9 @@ def _limit_tokens_per_second(shape: str, block=1900, stride=512, peak_tflops=790
     with torch.device("meta"):
         model = LlamaForCausalLM(config)
     body, head = throughput_flops.body_and_head(model)
-    flops = throughput_flops.model_flops(body, head, throughput_flops.attention_shape(config), block, stride,
-                                         causal_pairs([block]))
+    flops = throughput_flops.model_flops(
+        body, head, throughput_flops.attention_shape(config), block, stride, causal_pairs([block])
+    )
     params = sum(p.numel() for p in model.parameters())
     return stride * peak_tflops * 1e12 / flops, params
 

@@ -20,11 +20,24 @@ TASKS = ["compression_cc", "compression_python", "compression_arxiv_math"]
 
 
 def test_lm_eval_command_writes_bpc_for_tasks_and_group(tiny_models, corpus_dir, tmp_path):
-    results, _ = run_lm_eval([
-        "--model", "hf", "--model_args", f"pretrained={tiny_models['bos']},dtype=float32",
-        "--tasks", "compression", "--include_path", str(TASKS_DIR), "--device", "cpu", "--log_samples",
-        "--metadata", json.dumps({"data_dir": corpus_dir, "block_size": 48, "stride": 16}),
-    ], cwd=tmp_path)
+    results, _ = run_lm_eval(
+        [
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={tiny_models['bos']},dtype=float32",
+            "--tasks",
+            "compression",
+            "--include_path",
+            str(TASKS_DIR),
+            "--device",
+            "cpu",
+            "--log_samples",
+            "--metadata",
+            json.dumps({"data_dir": corpus_dir, "block_size": 48, "stride": 16}),
+        ],
+        cwd=tmp_path,
+    )
     res = results["results"]
     # 0.5 keys a group's members as "group::task" in results, configs and sample file names
     key = {t: t if t in res else f"compression::{t}" for t in TASKS}
@@ -61,14 +74,25 @@ def test_stock_rolling_task_is_unchanged_next_to_the_plugin(tiny_models, corpus_
         "task: stock_rolling\ndataset_path: json\n"
         f"dataset_kwargs:\n  data_files:\n    test: {corpus_dir}/python.jsonl\n"
         "output_type: loglikelihood_rolling\ntest_split: test\ndoc_to_text: ''\ndoc_to_target: content\n"
-        "metric_list:\n  - metric: word_perplexity\n  - metric: byte_perplexity\n  - metric: bits_per_byte\n")
+        "metric_list:\n  - metric: word_perplexity\n  - metric: byte_perplexity\n  - metric: bits_per_byte\n"
+    )
     both = tmp_path / "both"
     shutil.copytree(stock, both / "stock")
     shutil.copytree(TASKS_DIR, both / "compression")
     model = ["--model", "hf", "--model_args", f"pretrained={tiny_models['plain']},dtype=float32", "--device", "cpu"]
     alone, _ = run_lm_eval([*model, "--tasks", "stock_rolling", "--include_path", str(stock)], cwd=tmp_path / "a")
-    mixed, _ = run_lm_eval([*model, "--tasks", "stock_rolling,compression_python", "--include_path", str(both),
-                            "--metadata", json.dumps({"data_dir": corpus_dir, "block_size": 64, "stride": 16})], cwd=tmp_path / "b")
+    mixed, _ = run_lm_eval(
+        [
+            *model,
+            "--tasks",
+            "stock_rolling,compression_python",
+            "--include_path",
+            str(both),
+            "--metadata",
+            json.dumps({"data_dir": corpus_dir, "block_size": 64, "stride": 16}),
+        ],
+        cwd=tmp_path / "b",
+    )
     a, b = alone["results"]["stock_rolling"], mixed["results"]["stock_rolling"]
     for key in ("word_perplexity,none", "byte_perplexity,none", "bits_per_byte,none"):
         assert a[key] == b[key]
@@ -76,28 +100,44 @@ def test_stock_rolling_task_is_unchanged_next_to_the_plugin(tiny_models, corpus_
 
 
 def test_cli_rejects_bad_settings_with_a_clear_message(tiny_models, corpus_dir, tmp_path):
-    _, proc = run_lm_eval([
-        "--model", "hf", "--model_args", f"pretrained={tiny_models['plain']}", "--tasks", "compression_cc",
-        "--include_path", str(TASKS_DIR), "--metadata", json.dumps({"data_dir": corpus_dir, "stride": 0}),
-    ], cwd=tmp_path, check=False)
+    _, proc = run_lm_eval(
+        [
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={tiny_models['plain']}",
+            "--tasks",
+            "compression_cc",
+            "--include_path",
+            str(TASKS_DIR),
+            "--metadata",
+            json.dumps({"data_dir": corpus_dir, "stride": 0}),
+        ],
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode != 0
     assert "stride must be at least 1, got 0 (task compression_cc)" in proc.stderr
 
 
 def test_tasks_dir_command_prints_the_include_path():
-    out = subprocess.run([sys.executable, "-m", "lm_eval_compression", "tasks-dir"], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-m", "lm_eval_compression", "tasks-dir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert Path(out, "compression.yaml").is_file() and Path(out, "compression_cc.yaml").is_file()
 
 
-@pytest.mark.parametrize("meta,message", [
-    ({"stride": 0}, "stride must be at least 1"),
-    ({"block_size": 16, "stride": 17}, "stride (17) must not exceed block_size (16)"),
-    ({"block_size": 1}, "block_size must be at least 2"),
-    ({"protocol": "sliding"}, "protocol must be one of document, paper, got 'sliding'"),
-    ({"window_bos": "maybe"}, "window_bos must be auto, true or false"),
-    ({"protocol": "paper", "window_bos": True}, "window_bos=true has no meaning for protocol=paper"),
-])
+@pytest.mark.parametrize(
+    "meta,message",
+    [
+        ({"stride": 0}, "stride must be at least 1"),
+        ({"block_size": 16, "stride": 17}, "stride (17) must not exceed block_size (16)"),
+        ({"block_size": 1}, "block_size must be at least 2"),
+        ({"protocol": "sliding"}, "protocol must be one of document, paper, got 'sliding'"),
+        ({"window_bos": "maybe"}, "window_bos must be auto, true or false"),
+        ({"protocol": "paper", "window_bos": True}, "window_bos=true has no meaning for protocol=paper"),
+    ],
+)
 def test_bad_window_settings(tiny_models, corpus_dir, meta, message):
     with pytest.raises(WindowSettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
         evaluate(load_lm(tiny_models["plain"]), ["compression_cc"], {"data_dir": corpus_dir, **meta})
@@ -108,7 +148,9 @@ def test_block_size_above_model_maximum_is_rejected_before_scoring(tiny_models, 
         raise AssertionError("scored despite a bad block_size")
 
     monkeypatch.setattr(runner.WindowScorer, "score", no_scoring)
-    with pytest.raises(WindowSettingsError, match=r"block_size \(1900\) is larger than the model's maximum length \(256\)"):
+    with pytest.raises(
+        WindowSettingsError, match=r"block_size \(1900\) is larger than the model's maximum length \(256\)"
+    ):
         evaluate(load_lm(tiny_models["plain"]), ["compression_cc"], {"data_dir": corpus_dir})
 
 
@@ -132,7 +174,9 @@ def test_corpus_errors(tiny_models, tmp_path):
 def test_non_ascii_text_counts_code_points_and_utf8_bytes(tiny_models, tmp_path):
     docs = ["naïve café", "東京 🙂 Ελλάδα", "", "plain ascii"]
     folder = write_corpus(tmp_path, {"cc": docs})
-    res = evaluate(load_lm(tiny_models["plain"]), ["compression_cc"], {"data_dir": folder, "block_size": 32, "stride": 8})
+    res = evaluate(
+        load_lm(tiny_models["plain"]), ["compression_cc"], {"data_dir": folder, "block_size": 32, "stride": 8}
+    )
     r = res["results"]["compression_cc"]
     kept = [d for d in docs if d]
     assert r["total_chars,none"] == sum(len(d) for d in kept) == 32

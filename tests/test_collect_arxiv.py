@@ -40,13 +40,33 @@ def arxiv_run(tmp_path_factory, request):
     tmp = tmp_path_factory.mktemp("arxiv")
     out, work = tmp / "out", tmp / "work"
     with _arxiv_server() as (base, log):
-        collect("arxiv_math", "all", "--oai-url", f"{base}/oai", "--eprint-url", f"{base}/e-print",
-                "--after", "2023-09-01", "--delay", 0, "--out", out, "--work", work, "--format", "latex",
-                *LAYOUTS[request.param])
+        collect(
+            "arxiv_math",
+            "all",
+            "--oai-url",
+            f"{base}/oai",
+            "--eprint-url",
+            f"{base}/e-print",
+            "--after",
+            "2023-09-01",
+            "--delay",
+            0,
+            "--out",
+            out,
+            "--work",
+            work,
+            "--format",
+            "latex",
+            *LAYOUTS[request.param],
+        )
         requests = list(log)
-    return {"out": out, "work": work, "requests": requests,
-            "manifest": json.loads((out / "arxiv_math.manifest.json").read_text()),
-            "rows": read_jsonl(out / "arxiv_math.jsonl")}
+    return {
+        "out": out,
+        "work": work,
+        "requests": requests,
+        "manifest": json.loads((out / "arxiv_math.manifest.json").read_text()),
+        "rows": read_jsonl(out / "arxiv_math.jsonl"),
+    }
 
 
 def test_list_and_download(arxiv_run):
@@ -63,7 +83,11 @@ def test_list_and_download(arxiv_run):
     assert (download["downloaded"], download["failed"], download["already_there"]) == (4, 1, 0)
     assert download["failures"] == {"2310.00006": "HTTP 404"}
     assert sorted(p.name for p in (arxiv_run["work"] / "sources").iterdir()) == [
-        "2310.00001", "2310.00002", "2310.00003", "2310.00004"]
+        "2310.00001",
+        "2310.00002",
+        "2310.00003",
+        "2310.00004",
+    ]
     assert sum(path == "/oai" for path, _, _ in arxiv_run["requests"]) == 2
 
 
@@ -85,8 +109,18 @@ def test_extract_latex(arxiv_run):
     assert "The inlined introduction sentence" in text and "The proof from the included file" in text
     assert "\\input" not in text and "\\include" not in text
     # comments, \iffalse blocks, bibliography and preamble gone; escaped percent kept
-    for gone in ("comment", "switched off", "Bibitem Author", "thebibliography", "\\bibliography",
-                 "\\documentclass", "\\usepackage", "Preamble Title Words", "\\newcommand", "\\end{document}"):
+    for gone in (
+        "comment",
+        "switched off",
+        "Bibitem Author",
+        "thebibliography",
+        "\\bibliography",
+        "\\documentclass",
+        "\\usepackage",
+        "Preamble Title Words",
+        "\\newcommand",
+        "\\end{document}",
+    ):
         assert gone not in text, gone
     assert "50\\%" in text
     assert "handled only convex initial data" in text
@@ -96,8 +130,18 @@ def test_extract_latex(arxiv_run):
 
 def test_extract_markdown_reuses_downloads(arxiv_run, tmp_path):
     out = tmp_path / "md"
-    collect("arxiv_math", "extract", "--work", arxiv_run["work"], "--out", out, "--after", "2023-09-01",
-            "--format", "markdown")
+    collect(
+        "arxiv_math",
+        "extract",
+        "--work",
+        arxiv_run["work"],
+        "--out",
+        out,
+        "--after",
+        "2023-09-01",
+        "--format",
+        "markdown",
+    )
     m = json.loads((out / "arxiv_math.manifest.json").read_text())
     check_manifest_counts(m, DOC_STEPS)
     assert m["pandoc"] and m["parameters"]["format"] == "markdown"
@@ -121,10 +165,14 @@ def test_strip_comments_like_tex():
 
 
 def test_inline_inputs_recursive_and_unresolved():
-    files = {"paper/main.tex": "\\documentclass{article}\\begin{document}\\input{a}\\include{missing}"
-                               "\\import{sub/}{c}\\input b.tex \\end{document}",
-             "paper/a.tex": "A[\\input{sub/c.tex}]", "paper/sub/c.tex": "C", "paper/b.tex": "B",
-             "paper/loop.tex": "\\input{loop}"}
+    files = {
+        "paper/main.tex": "\\documentclass{article}\\begin{document}\\input{a}\\include{missing}"
+        "\\import{sub/}{c}\\input b.tex \\end{document}",
+        "paper/a.tex": "A[\\input{sub/c.tex}]",
+        "paper/sub/c.tex": "C",
+        "paper/b.tex": "B",
+        "paper/loop.tex": "\\input{loop}",
+    }
     assert find_main(files) == "paper/main.tex"
     unresolved = []
     text = inline_inputs("paper/main.tex", files, unresolved)

@@ -29,10 +29,14 @@ def inputs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cc")
     warc = write_warc(tmp / "CC-MAIN-test-00000.warc.gz", web_records())
     wet = write_warc(tmp / "CC-MAIN-test-00000.warc.wet.gz", wet_records())
-    listing = gzip.compress(b"crawl-data/CC-MAIN-test/wet/CC-MAIN-test-00000.warc.wet.gz\n"
-                            b"crawl-data/CC-MAIN-test/wet/CC-MAIN-test-00001.warc.wet.gz\n")
-    files = {"/crawl-data/CC-MAIN-test/wet.paths.gz": listing,
-             "/crawl-data/CC-MAIN-test/wet/CC-MAIN-test-00000.warc.wet.gz": wet.read_bytes()}
+    listing = gzip.compress(
+        b"crawl-data/CC-MAIN-test/wet/CC-MAIN-test-00000.warc.wet.gz\n"
+        b"crawl-data/CC-MAIN-test/wet/CC-MAIN-test-00001.warc.wet.gz\n"
+    )
+    files = {
+        "/crawl-data/CC-MAIN-test/wet.paths.gz": listing,
+        "/crawl-data/CC-MAIN-test/wet/CC-MAIN-test-00000.warc.wet.gz": wet.read_bytes(),
+    }
 
     def host(path, query):
         return (200, "application/octet-stream", files[path]) if path in files else (404, "text/plain", b"")
@@ -44,12 +48,30 @@ def inputs(tmp_path_factory):
 def cc_run(inputs, request):
     out = inputs["tmp"] / request.param
     with serve({"/": inputs["host"]}) as (base, log):
-        collect("cc", "all", "--warc", inputs["warc"], "--paths-file", f"{base}/crawl-data/CC-MAIN-test/wet.paths.gz",
-                "--base-url", base, "--after", "2023-09-01", "--before", "2025-01-01", "--out", out,
-                *LAYOUTS[request.param])
+        collect(
+            "cc",
+            "all",
+            "--warc",
+            inputs["warc"],
+            "--paths-file",
+            f"{base}/crawl-data/CC-MAIN-test/wet.paths.gz",
+            "--base-url",
+            base,
+            "--after",
+            "2023-09-01",
+            "--before",
+            "2025-01-01",
+            "--out",
+            out,
+            *LAYOUTS[request.param],
+        )
         requests = [path for path, _, _ in log]
-    return {"out": out, "requests": requests, "rows": read_jsonl(out / "cc.jsonl"),
-            "manifest": json.loads((out / "cc.manifest.json").read_text())}
+    return {
+        "out": out,
+        "requests": requests,
+        "rows": read_jsonl(out / "cc.jsonl"),
+        "manifest": json.loads((out / "cc.manifest.json").read_text()),
+    }
 
 
 def test_cc_survivors(cc_run):
@@ -83,13 +105,18 @@ def test_cc_manifest_and_reasons(cc_run):
     for lib in ("warcio", "trafilatura", "lingua-language-detector", "spacy"):
         assert lib in m["libraries"]
     work = cc_run["out"] / "work" / "cc"
-    dropped = {r["metadata"]["url"]: r["metadata"]
-               for s in ("extract", "language", "quality", "exact_dedup", "near_dedup") for r in dropped_rows(work, s)}
+    dropped = {
+        r["metadata"]["url"]: r["metadata"]
+        for s in ("extract", "language", "quality", "exact_dedup", "near_dedup")
+        for r in dropped_rows(work, s)
+    }
     assert dropped["https://mirror.example.net/bridge"]["duplicate_of"] == bridge_id(cc_run)
     assert dropped["https://copy.example.net/bread"]["filter_reason"] == "near_duplicate"
     assert dropped["https://spam.example.com/"]["filter_reason"].startswith(("top_", "dup_", "gopher"))
-    assert {dropped[u]["language"] for u in ("https://de.example.org/bruecke", "https://fr.example.org/pain",
-                                              "https://de.example.org/wet")} == {"de", "fr"}
+    assert {
+        dropped[u]["language"]
+        for u in ("https://de.example.org/bruecke", "https://fr.example.org/pain", "https://de.example.org/wet")
+    } == {"de", "fr"}
     assert "/crawl-data/CC-MAIN-test/wet.paths.gz" in cc_run["requests"]
 
 
@@ -99,8 +126,19 @@ def bridge_id(cc_run) -> str:
 
 def test_cc_sampling_is_seeded_and_resumes(inputs, tmp_path, capsys):
     out = tmp_path / "out"
-    base = ["cc", "extract", "--warc", inputs["warc"], "--after", "2023-09-01", "--before", "2025-01-01",
-            "--out", out, "--no-progress"]
+    base = [
+        "cc",
+        "extract",
+        "--warc",
+        inputs["warc"],
+        "--after",
+        "2023-09-01",
+        "--before",
+        "2025-01-01",
+        "--out",
+        out,
+        "--no-progress",
+    ]
     collect(*base)
     total = json.loads((out / "cc.manifest.json").read_text())["final"]["chars"]
 
@@ -122,8 +160,19 @@ def test_cc_sampling_is_seeded_and_resumes(inputs, tmp_path, capsys):
 
 
 def test_cc_resiliparse_extractor(inputs, tmp_path):
-    collect("cc", "extract", "--warc", inputs["warc"], "--after", "2023-09-01", "--out", tmp_path,
-            "--extractor", "resiliparse", "--no-progress")
+    collect(
+        "cc",
+        "extract",
+        "--warc",
+        inputs["warc"],
+        "--after",
+        "2023-09-01",
+        "--out",
+        tmp_path,
+        "--extractor",
+        "resiliparse",
+        "--no-progress",
+    )
     urls = sorted(r["meta"]["url"] for r in read_jsonl(tmp_path / "cc.jsonl"))
     assert urls == KEPT_URLS[:2]
 

@@ -26,8 +26,7 @@ def near_dedup_stages(docs: list[Document], tmp, threshold: float = 0.85) -> dic
     config = minhash_config(threshold, 128)
     NearDupSignature(str(tmp / "sigs"), config, "words").run(iter(docs), 0, 1)
     for bucket in range(config.num_buckets):
-        MinhashDedupBuckets(str(tmp / "sigs"), str(tmp / "dups"), config=config).run(None, bucket,
-                                                                                      config.num_buckets)
+        MinhashDedupBuckets(str(tmp / "sigs"), str(tmp / "dups"), config=config).run(None, bucket, config.num_buckets)
     NearDupCluster(str(tmp / "dups"), str(tmp / "sigs"), str(tmp / "clusters"), config, threshold).run()
     return json.loads((tmp / "clusters" / "drops.json").read_text())
 
@@ -61,8 +60,8 @@ def test_multistage_minhash_equals_datasketch_index(tmp_path):
     for _ in range(12):
         base = [rng.choice(WORDS) for _ in range(400)]
         texts.append(base)
-        texts.append(variant(base, 2, rng))    # Jaccard about 0.95: a near-duplicate
-        texts.append(variant(base, 40, rng))   # about 0.4: a different document
+        texts.append(variant(base, 2, rng))  # Jaccard about 0.95: a near-duplicate
+        texts.append(variant(base, 40, rng))  # about 0.4: a different document
     rng.shuffle(texts)
     docs = [Document(text=" ".join(t), id=f"d{i:03d}", metadata={"_order": [i, 0]}) for i, t in enumerate(texts)]
     new, old = near_dedup_stages(docs, tmp_path), datasketch_reference(docs)
@@ -86,9 +85,9 @@ def test_pairs_sharing_one_band_are_checked_on_the_whole_signature(tmp_path):
         path.write_bytes(np.sort(records, order=["h", "doc"]).tobytes())
     (tmp_path / "sigs" / "ids").mkdir()
     (tmp_path / "sigs" / "ids" / "00000.jsonl").write_text(
-        "".join(json.dumps([d, f"doc{d}", [d, 0]]) + "\n" for d in range(4)))
+        "".join(json.dumps([d, f"doc{d}", [d, 0]]) + "\n" for d in range(4))
+    )
     (tmp_path / "dups").mkdir()
-    (tmp_path / "dups" / "00000_00.dups").write_bytes(
-        np.array([[0, 0, 0, 1], [0, 2, 0, 3]], dtype="<u4").tobytes())
+    (tmp_path / "dups" / "00000_00.dups").write_bytes(np.array([[0, 0, 0, 1], [0, 2, 0, 3]], dtype="<u4").tobytes())
     NearDupCluster(str(tmp_path / "dups"), str(tmp_path / "sigs"), str(tmp_path / "out"), config, 0.85).run()
     assert json.loads((tmp_path / "out" / "drops.json").read_text()) == {"doc3": "doc2"}

@@ -29,11 +29,33 @@ def test_ray_executor_output_equals_local(local_ray, tmp_path):
     repos = python_repos(tmp_path / "repos")
     repo_list = tmp_path / "repos.json"
     repo_list.write_text(json.dumps(repos["repo_list"]))
-    common = ["--repos-dir", repos["root"], "--repo-list", repo_list, "--after", "2023-09-01",
-              "--max-file-bytes", repos["big_bytes"] - 1, "--no-progress"]
+    common = [
+        "--repos-dir",
+        repos["root"],
+        "--repo-list",
+        repo_list,
+        "--after",
+        "2023-09-01",
+        "--max-file-bytes",
+        repos["big_bytes"] - 1,
+        "--no-progress",
+    ]
     collect("python", "extract", *common, "--out", tmp_path / "local")
-    collect("python", "extract", *common, "--out", tmp_path / "ray", "--executor", "ray", "--tasks", 2,
-            "--workers", 2, "--mem-per-cpu-gb", 0.5)
+    collect(
+        "python",
+        "extract",
+        *common,
+        "--out",
+        tmp_path / "ray",
+        "--executor",
+        "ray",
+        "--tasks",
+        2,
+        "--workers",
+        2,
+        "--mem-per-cpu-gb",
+        0.5,
+    )
 
     local_rows = (tmp_path / "local" / "python.jsonl").read_text()
     ray_rows = (tmp_path / "ray" / "python.jsonl").read_text()
@@ -47,7 +69,9 @@ def test_ray_executor_output_equals_local(local_ray, tmp_path):
     # every task of every stage ran on Ray and left datatrove's completion marker
     work = tmp_path / "ray" / "work" / "python"
     assert sorted(p.name for p in (work / "stages" / "01_extract" / "logs" / "completions").iterdir()) == [
-        "00000", "00001"]
+        "00000",
+        "00001",
+    ]
     if os.environ.get("COLLECT_MANIFESTS_DIR"):  # the side-by-side manifests for a report
         for name, m in (("local", local), ("ray", on_ray)):
             path = os.path.join(os.environ["COLLECT_MANIFESTS_DIR"], f"python.{name}.manifest.json")
@@ -77,20 +101,61 @@ def test_slurm_submission_scripts(tmp_path, monkeypatch):
     monkeypatch.setenv("SBATCH_LOG", str(log))
     warc = write_warc(tmp_path / "pages.warc.gz", web_records())
     out = tmp_path / "out"
-    collect("cc", "extract", "--warc", warc, "--after", "2023-09-01", "--out", out, "--no-progress",
-            "--executor", "slurm", "--tasks", 4, "--workers", 3, "--partition", "cpu-long", "--time", "05:30:00",
-            "--cpus-per-task", 2, "--mem-per-cpu-gb", 3, "--job-name", "ccfresh", "--venv", "/opt/env/bin/activate",
-            "--sbatch-arg", "account=proj42")
+    collect(
+        "cc",
+        "extract",
+        "--warc",
+        warc,
+        "--after",
+        "2023-09-01",
+        "--out",
+        out,
+        "--no-progress",
+        "--executor",
+        "slurm",
+        "--tasks",
+        4,
+        "--workers",
+        3,
+        "--partition",
+        "cpu-long",
+        "--time",
+        "05:30:00",
+        "--cpus-per-task",
+        2,
+        "--mem-per-cpu-gb",
+        3,
+        "--job-name",
+        "ccfresh",
+        "--venv",
+        "/opt/env/bin/activate",
+        "--sbatch-arg",
+        "account=proj42",
+    )
 
     assert not (out / "cc.jsonl").exists()  # submitted, not run
     stages = sorted((out / "work" / "cc" / "stages").iterdir())
     scripts = {p.name.split("_", 1)[1]: (p / "logs" / "launch_script.slurm").read_text() for p in stages}
-    assert list(scripts) == ["extract", "exact_dedup_find", "exact_dedup", "near_dedup_buckets",
-                             "near_dedup_clusters", "near_dedup", "sample", "manifest"]
+    assert list(scripts) == [
+        "extract",
+        "exact_dedup_find",
+        "exact_dedup",
+        "near_dedup_buckets",
+        "near_dedup_clusters",
+        "near_dedup",
+        "sample",
+        "manifest",
+    ]
     for name, script in scripts.items():
         lines = set(script.splitlines())
-        for option in ("--partition=cpu-long", "--time=05:30:00", "--cpus-per-task=2", "--mem-per-cpu=3G",
-                       f"--job-name=ccfresh_{name}", "--account=proj42"):
+        for option in (
+            "--partition=cpu-long",
+            "--time=05:30:00",
+            "--cpus-per-task=2",
+            "--mem-per-cpu=3G",
+            f"--job-name=ccfresh_{name}",
+            "--account=proj42",
+        ):
             assert f"#SBATCH {option}" in lines, (name, option)
         assert "source /opt/env/bin/activate" in script
         assert "launch_pickled_pipeline" in script
@@ -107,13 +172,16 @@ def test_slurm_submission_scripts(tmp_path, monkeypatch):
         assert f"--dependency=afterok:{before}" in args
 
 
-@pytest.mark.parametrize("option, message", [
-    (["--executor", "slurm"], "--executor slurm needs --partition"),
-    (["--tasks", "0"], "--tasks must be at least 1"),
-    (["--near-dup-threshold", "1.5"], "--near-dup-threshold must be in"),
-    (["--decontaminate", "missing.jsonl"], "--decontaminate missing.jsonl: no such file"),
-    (["--sbatch-arg", "account"], "expected KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--executor", "slurm"], "--executor slurm needs --partition"),
+        (["--tasks", "0"], "--tasks must be at least 1"),
+        (["--near-dup-threshold", "1.5"], "--near-dup-threshold must be in"),
+        (["--decontaminate", "missing.jsonl"], "--decontaminate missing.jsonl: no such file"),
+        (["--sbatch-arg", "account"], "expected KEY=VALUE"),
+    ],
+)
 def test_bad_execution_settings_fail_before_work(tmp_path, option, message):
     with pytest.raises(SystemExit, match=message):
         collect("cc", "extract", "--warc", tmp_path / "none.warc.gz", "--out", tmp_path, *option)

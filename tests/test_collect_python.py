@@ -44,13 +44,29 @@ def test_extract_filters_and_dedups_local_repos(repos, tmp_path, layout):
     repo_list = tmp_path / "repos.json"
     repo_list.write_text(json.dumps(repos["repo_list"]))
     out = tmp_path / "out"
-    collect("python", "extract", "--repos-dir", repos["root"], "--repo-list", repo_list, "--out", out,
-            "--after", "2023-09-01", "--max-file-bytes", repos["big_bytes"] - 1, *LAYOUTS[layout])
+    collect(
+        "python",
+        "extract",
+        "--repos-dir",
+        repos["root"],
+        "--repo-list",
+        repo_list,
+        "--out",
+        out,
+        "--after",
+        "2023-09-01",
+        "--max-file-bytes",
+        repos["big_bytes"] - 1,
+        *LAYOUTS[layout],
+    )
 
     rows = read_jsonl(out / "python.jsonl")
     assert sorted(r["meta"]["id"] for r in rows) == [
-        "acme/alpha/pkg/geometry.py", "acme/alpha/pkg/stats_utils.py", "acme/alpha/vendored/helpers.py",
-        "bob/beta/server.py"]
+        "acme/alpha/pkg/geometry.py",
+        "acme/alpha/pkg/stats_utils.py",
+        "acme/alpha/vendored/helpers.py",
+        "bob/beta/server.py",
+    ]
     for r in rows:
         assert set(r) == {"content", "subset", "meta"} and r["subset"] == "python"
         assert r["meta"]["source"] == "github" and r["meta"]["date"] and r["meta"]["license"]
@@ -65,12 +81,15 @@ def test_extract_filters_and_dedups_local_repos(repos, tmp_path, layout):
 
     manifest = json.loads((out / "python.manifest.json").read_text())
     check_manifest_counts(manifest, DOC_STEPS)
-    assert step(manifest, "extract")["dropped"] == {"empty": 1, "not_utf8": 1, "out_of_date_range": 1,
-                                                    "too_large": 1}
+    assert step(manifest, "extract")["dropped"] == {"empty": 1, "not_utf8": 1, "out_of_date_range": 1, "too_large": 1}
     assert step(manifest, "extract")["in_docs"] == 14  # 11 .py in alpha, 2 in beta, 1 in legacy
     assert step(manifest, "exact_dedup")["dropped"] == {"exact_duplicate": 1}
-    assert step(manifest, "quality")["dropped"] == {"auto_generated": 1, "long_line": 1, "low_alnum": 1,
-                                                    "mean_line_length": 1}
+    assert step(manifest, "quality")["dropped"] == {
+        "auto_generated": 1,
+        "long_line": 1,
+        "low_alnum": 1,
+        "mean_line_length": 1,
+    }
     assert step(manifest, "near_dedup")["dropped"] == {"near_duplicate": 1}
     assert step(manifest, "sample")["dropped"] == {}
     assert manifest["date_range"] == {"after": "2023-09-01T00:00:00Z", "before": None}
@@ -82,17 +101,38 @@ def test_extract_filters_and_dedups_local_repos(repos, tmp_path, layout):
     assert dropped["bob/beta/helpers.py"]["duplicate_of"] == "acme/alpha/vendored/helpers.py"
     near = dropped_rows(work, "near_dedup")
     assert [(r["id"], r["metadata"]["near_duplicate_of"]) for r in near] == [
-        ("acme/alpha/pkg/geometry_copy.py", "acme/alpha/pkg/geometry.py")]
+        ("acme/alpha/pkg/geometry_copy.py", "acme/alpha/pkg/geometry.py")
+    ]
     quality = {r["id"]: r["metadata"]["filter_reason"] for r in dropped_rows(work, "quality")}
-    assert quality == {"acme/alpha/art.py": "low_alnum", "acme/alpha/data_table.py": "long_line",
-                       "acme/alpha/proto_pb2.py": "auto_generated", "acme/alpha/wide.py": "mean_line_length"}
+    assert quality == {
+        "acme/alpha/art.py": "low_alnum",
+        "acme/alpha/data_table.py": "long_line",
+        "acme/alpha/proto_pb2.py": "auto_generated",
+        "acme/alpha/wide.py": "mean_line_length",
+    }
 
     # resumable (datatrove's skip_completed): a new size target redoes the sampling only
     stats_before = stage_stats(work)
     total = manifest["final"]["chars"]
-    collect("python", "extract", "--repos-dir", repos["root"], "--repo-list", repo_list, "--out", out,
-            "--after", "2023-09-01", "--max-file-bytes", repos["big_bytes"] - 1, "--target-chars", total // 2,
-            "--seed", 7, *LAYOUTS[layout])
+    collect(
+        "python",
+        "extract",
+        "--repos-dir",
+        repos["root"],
+        "--repo-list",
+        repo_list,
+        "--out",
+        out,
+        "--after",
+        "2023-09-01",
+        "--max-file-bytes",
+        repos["big_bytes"] - 1,
+        "--target-chars",
+        total // 2,
+        "--seed",
+        7,
+        *LAYOUTS[layout],
+    )
     stats_after = stage_stats(work)
     changed = sorted(n for n in stats_after if stats_after[n] != stats_before.get(n))
     assert changed == ["stages/07_sample/logs/stats/00000.json"]
@@ -102,8 +142,22 @@ def test_extract_filters_and_dedups_local_repos(repos, tmp_path, layout):
     assert step(manifest, "sample")["dropped"]["over_target"] >= 1
 
     # --force redoes everything, with the same result
-    collect("python", "extract", "--repos-dir", repos["root"], "--repo-list", repo_list, "--out", out,
-            "--after", "2023-09-01", "--max-file-bytes", repos["big_bytes"] - 1, "--force", *LAYOUTS[layout])
+    collect(
+        "python",
+        "extract",
+        "--repos-dir",
+        repos["root"],
+        "--repo-list",
+        repo_list,
+        "--out",
+        out,
+        "--after",
+        "2023-09-01",
+        "--max-file-bytes",
+        repos["big_bytes"] - 1,
+        "--force",
+        *LAYOUTS[layout],
+    )
     forced = json.loads((out / "python.manifest.json").read_text())
     assert forced["final"]["chars"] == total
 
@@ -140,6 +194,7 @@ def test_detect_license(tmp_path):
 def _search_api(repos: list[dict]):
     """A stand-in for GET /search/repositories honouring ``created:A..B`` and ``stars:>=N``,
     paging with per_page/page, reporting total_count like GitHub."""
+
     def handler(path, query):
         q = query["q"]
         lo, hi = re.search(r"created:(\S+)\.\.(\S+)", q).groups()
@@ -147,31 +202,54 @@ def _search_api(repos: list[dict]):
         match = [r for r in repos if lo <= r["created_at"] <= hi and r["stargazers_count"] >= stars]
         match.sort(key=lambda r: -r["stargazers_count"])
         per, page = int(query["per_page"]), int(query["page"])
-        body = {"total_count": len(match), "incomplete_results": False,
-                "items": match[(page - 1) * per: page * per]}
+        body = {"total_count": len(match), "incomplete_results": False, "items": match[(page - 1) * per : page * per]}
         return 200, "application/json", json.dumps(body).encode()
+
     return handler
 
 
 def test_search_clone_extract_with_local_api(repos, tmp_path, monkeypatch):
     def item(i, name, created, stars, clone_url, fork=False, license_="MIT"):
-        return {"id": i, "full_name": name, "clone_url": clone_url, "html_url": f"https://github.com/{name}",
-                "created_at": created, "stargazers_count": stars, "fork": fork, "default_branch": "main",
-                "license": {"spdx_id": license_} if license_ else None, "size": 10}
+        return {
+            "id": i,
+            "full_name": name,
+            "clone_url": clone_url,
+            "html_url": f"https://github.com/{name}",
+            "created_at": created,
+            "stargazers_count": stars,
+            "fork": fork,
+            "default_branch": "main",
+            "license": {"spdx_id": license_} if license_ else None,
+            "size": 10,
+        }
 
     broken = (tmp_path / "missing-repo").as_uri()
     db = [
         item(1, "acme/alpha", "2023-10-05T08:00:00Z", 42, repos["alpha"].as_uri()),
         item(2, "bob/beta", "2023-12-24T10:00:00Z", 15, repos["beta"].as_uri(), license_=None),
-        item(3, "gone/ghost", "2024-01-20T00:00:00Z", 30, broken),                  # clone fails
-        item(4, "low/stars", "2023-11-01T00:00:00Z", 3, broken),                    # too few stars
+        item(3, "gone/ghost", "2024-01-20T00:00:00Z", 30, broken),  # clone fails
+        item(4, "low/stars", "2023-11-01T00:00:00Z", 3, broken),  # too few stars
         item(5, "old/legacy", "2022-05-01T08:00:00Z", 99, repos["legacy"].as_uri()),  # before the cut-off
-        item(6, "copy/fork", "2023-11-02T00:00:00Z", 50, broken, fork=True),        # the API says fork
+        item(6, "copy/fork", "2023-11-02T00:00:00Z", 50, broken, fork=True),  # the API says fork
     ]
     monkeypatch.setenv("GITHUB_TOKEN", "test-token")
     out, work = tmp_path / "out", tmp_path / "work"
-    args = ["--after", "2023-09-01", "--before", "2024-06-01", "--out", out, "--work", work,
-            "--per-page", 1, "--result-cap", 2, "--delay", 0]
+    args = [
+        "--after",
+        "2023-09-01",
+        "--before",
+        "2024-06-01",
+        "--out",
+        out,
+        "--work",
+        work,
+        "--per-page",
+        1,
+        "--result-cap",
+        2,
+        "--delay",
+        0,
+    ]
     with serve({"/search/repositories": _search_api(db)}) as (base, log):
         collect("python", "all", "--api-url", base, *args)
         requests = list(log)
@@ -195,8 +273,13 @@ def test_search_clone_extract_with_local_api(repos, tmp_path, monkeypatch):
     check_manifest_counts(manifest, DOC_STEPS)
     rows = read_jsonl(out / "python.jsonl")
     ids = sorted(r["meta"]["id"] for r in rows)
-    assert ids == ["acme/alpha/big.py", "acme/alpha/pkg/geometry.py", "acme/alpha/pkg/stats_utils.py",
-                   "acme/alpha/vendored/helpers.py", "bob/beta/server.py"]
+    assert ids == [
+        "acme/alpha/big.py",
+        "acme/alpha/pkg/geometry.py",
+        "acme/alpha/pkg/stats_utils.py",
+        "acme/alpha/vendored/helpers.py",
+        "bob/beta/server.py",
+    ]
     beta = next(r["meta"] for r in rows if r["meta"]["repo"] == "bob/beta")
     # listed without an API licence: the LICENSE file decides; the date is GitHub's creation date
     assert beta["date"] == "2023-12-24T10:00:00Z" and beta["license"] == "Apache-2.0"

@@ -17,23 +17,34 @@ from reference import document_loglikelihood
 from lm_eval_compression import archive, compress
 
 LONG = " ".join(TRAIN_TEXT) * 3  # several hundred tokens: many windows at block_size 64
-DOCS = ["Café, naïve, Straße, 東京, Ελλάδα — 🙂", "a", "", "é", LONG, *default_corpora()["cc"][:4],
-        "Ünïcödé text: 東京 🙂 " * 12, "line one\r\nline two\ttab\n\n  spaces  "]
+DOCS = [
+    "Café, naïve, Straße, 東京, Ελλάδα — 🙂",
+    "a",
+    "",
+    "é",
+    LONG,
+    *default_corpora()["cc"][:4],
+    "Ünïcödé text: 東京 🙂 " * 12,
+    "line one\r\nline two\ttab\n\n  spaces  ",
+]
 BLOCK, STRIDE = 64, 16
 
 
 def run_cli(args, check=True):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    proc = subprocess.run([sys.executable, "-m", "lm_eval_compression", *args], capture_output=True, text=True,
-                          env=env, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lm_eval_compression", *args], capture_output=True, text=True, env=env, timeout=900
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
 
 
 def write_jsonl(path, docs):
-    path.write_text("".join(json.dumps({"content": d, "meta": {"i": i}}, ensure_ascii=False) + "\n"
-                            for i, d in enumerate(docs)), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps({"content": d, "meta": {"i": i}}, ensure_ascii=False) + "\n" for i, d in enumerate(docs)),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -64,12 +75,42 @@ def test_cli_round_trip_is_byte_identical_and_sizes_match_the_reference(tiny_mod
     model = tiny_models["plain"]
     corpus = write_jsonl(tmp_path / "corpus.jsonl", DOCS)
     margs = f"pretrained={model},dtype=float32"
-    out = run_cli(["compress", str(corpus), "-o", str(tmp_path / "c.lmz"), "--model_args", margs, "--device", "cpu",
-                   "--block_size", str(BLOCK), "--stride", str(STRIDE), "--lanes", "3", "--threads", "1",
-                   "--verify", "--report", str(tmp_path / "report.json")])
+    out = run_cli(
+        [
+            "compress",
+            str(corpus),
+            "-o",
+            str(tmp_path / "c.lmz"),
+            "--model_args",
+            margs,
+            "--device",
+            "cpu",
+            "--block_size",
+            str(BLOCK),
+            "--stride",
+            str(STRIDE),
+            "--lanes",
+            "3",
+            "--threads",
+            "1",
+            "--verify",
+            "--report",
+            str(tmp_path / "report.json"),
+        ]
+    )
     assert "gzip -9" in out.stdout and "zstd -19" in out.stdout
-    run_cli(["decompress", str(tmp_path / "c.lmz"), "-o", str(tmp_path / "back.jsonl"), "--model_args", margs,
-             "--device", "cpu"])
+    run_cli(
+        [
+            "decompress",
+            str(tmp_path / "c.lmz"),
+            "-o",
+            str(tmp_path / "back.jsonl"),
+            "--model_args",
+            margs,
+            "--device",
+            "cpu",
+        ]
+    )
     back = [json.loads(line)["content"] for line in (tmp_path / "back.jsonl").read_text(encoding="utf-8").splitlines()]
     assert back == DOCS
     assert [d.encode("utf-8") for d in back] == [d.encode("utf-8") for d in DOCS]
@@ -96,18 +137,56 @@ def test_cli_round_trip_is_byte_identical_and_sizes_match_the_reference(tiny_mod
 def test_cli_refuses_another_model_and_other_settings(tiny_models, tmp_path):
     corpus = write_jsonl(tmp_path / "corpus.jsonl", DOCS[:5])
     margs = f"pretrained={tiny_models['plain']},dtype=float32"
-    run_cli(["compress", str(corpus), "-o", str(tmp_path / "c.lmz"), "--model_args", margs, "--device", "cpu",
-             "--block_size", str(BLOCK), "--stride", str(STRIDE), "--no_plugin_bpc", "--threads", "1"])
-    other = run_cli(["decompress", str(tmp_path / "c.lmz"), "-o", str(tmp_path / "x.jsonl"), "--model_args",
-                     f"pretrained={tiny_models['bos']},dtype=float32"], check=False)
+    run_cli(
+        [
+            "compress",
+            str(corpus),
+            "-o",
+            str(tmp_path / "c.lmz"),
+            "--model_args",
+            margs,
+            "--device",
+            "cpu",
+            "--block_size",
+            str(BLOCK),
+            "--stride",
+            str(STRIDE),
+            "--no_plugin_bpc",
+            "--threads",
+            "1",
+        ]
+    )
+    other = run_cli(
+        [
+            "decompress",
+            str(tmp_path / "c.lmz"),
+            "-o",
+            str(tmp_path / "x.jsonl"),
+            "--model_args",
+            f"pretrained={tiny_models['bos']},dtype=float32",
+        ],
+        check=False,
+    )
     assert other.returncode == 2 and "compressed with another model" in other.stderr
     assert "weight and tokenizer files" in other.stderr and not (tmp_path / "x.jsonl").exists()
-    settings = run_cli(["decompress", str(tmp_path / "c.lmz"), "-o", str(tmp_path / "x.jsonl"), "--model_args",
-                        margs, "--block_size", "32"], check=False)
+    settings = run_cli(
+        [
+            "decompress",
+            str(tmp_path / "c.lmz"),
+            "-o",
+            str(tmp_path / "x.jsonl"),
+            "--model_args",
+            margs,
+            "--block_size",
+            "32",
+        ],
+        check=False,
+    )
     assert settings.returncode == 2 and "block_size=64" in settings.stderr and not (tmp_path / "x.jsonl").exists()
     (tmp_path / "bad.lmz").write_bytes(b"not a compressed file")
-    bad = run_cli(["decompress", str(tmp_path / "bad.lmz"), "-o", str(tmp_path / "x.jsonl"), "--model_args", margs],
-                  check=False)
+    bad = run_cli(
+        ["decompress", str(tmp_path / "bad.lmz"), "-o", str(tmp_path / "x.jsonl"), "--model_args", margs], check=False
+    )
     assert bad.returncode == 2 and "is not a file written by" in bad.stderr
 
 
@@ -156,9 +235,21 @@ def test_damaged_payload_fails_its_checksum_and_names_the_document(tiny_models, 
 
 
 def test_header_round_trips_and_stays_small():
-    header = {"model_sha256": "ab" * 32, "loaded_check": "c0de", "block_size": 1900, "stride": 512,
-              "window_bos_setting": "auto", "window_bos": False, "lanes": 4, "threads": 2, "kind": "jsonl",
-              "text_field": "text", "tokens": [2024, 1976, 265, 0], "chars": 20742, "corpus_sha256": "12" * 32}
+    header = {
+        "model_sha256": "ab" * 32,
+        "loaded_check": "c0de",
+        "block_size": 1900,
+        "stride": 512,
+        "window_bos_setting": "auto",
+        "window_bos": False,
+        "lanes": 4,
+        "threads": 2,
+        "kind": "jsonl",
+        "text_field": "text",
+        "tokens": [2024, 1976, 265, 0],
+        "chars": 20742,
+        "corpus_sha256": "12" * 32,
+    }
     words = np.arange(5, dtype=np.uint32) * 1_000_000_007
     data = archive.pack(header, words)
     back, payload = archive.unpack(data, "x.lmz")
@@ -194,10 +285,34 @@ def test_bad_corpus_and_settings_are_named(tiny_models, tmp_path):
     (tmp_path / "b.txt").write_bytes(b"\xff\xfe not utf-8")
     with pytest.raises(compress.CorpusError, match="is not UTF-8"):
         compress.read_corpus(tmp_path / "b.txt")
-    out = run_cli(["compress", str(tmp_path / "a.jsonl"), "-o", str(tmp_path / "x.lmz"), "--model_args",
-                   f"pretrained={tiny_models['plain']}", "--text_field", "text", "--block_size", "999"], check=False)
+    out = run_cli(
+        [
+            "compress",
+            str(tmp_path / "a.jsonl"),
+            "-o",
+            str(tmp_path / "x.lmz"),
+            "--model_args",
+            f"pretrained={tiny_models['plain']}",
+            "--text_field",
+            "text",
+            "--block_size",
+            "999",
+        ],
+        check=False,
+    )
     assert out.returncode == 2 and "line 1" in out.stderr and "has no field 'text'" in out.stderr
     (tmp_path / "c.jsonl").write_text('{"content": "ok"}\n')
-    out = run_cli(["compress", str(tmp_path / "c.jsonl"), "-o", str(tmp_path / "x.lmz"), "--model_args",
-                   f"pretrained={tiny_models['plain']}", "--block_size", "999"], check=False)
+    out = run_cli(
+        [
+            "compress",
+            str(tmp_path / "c.jsonl"),
+            "-o",
+            str(tmp_path / "x.lmz"),
+            "--model_args",
+            f"pretrained={tiny_models['plain']}",
+            "--block_size",
+            "999",
+        ],
+        check=False,
+    )
     assert out.returncode == 2 and "block_size (999)" in out.stderr and not (tmp_path / "x.lmz").exists()

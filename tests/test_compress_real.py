@@ -48,8 +48,9 @@ def test_smollm2_round_trip_reaches_the_task_bpc(smollm2, tmp_path):
         (tmp_path / f"{name}.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         texts[name] = [json.loads(line)["content"] for line in lines]
     # the task's bpc through the harness, on exactly these documents and settings
-    results = evaluate(lm, [f"compression_{n}" for n in CORPORA],
-                       {"data_dir": str(tmp_path), "block_size": BLOCK, "stride": STRIDE})
+    results = evaluate(
+        lm, [f"compression_{n}" for n in CORPORA], {"data_dir": str(tmp_path), "block_size": BLOCK, "stride": STRIDE}
+    )
     settings = compress.resolve_windows(lm, BLOCK, STRIDE, "auto")
     tables = []
     for name in CORPORA:

@@ -41,13 +41,29 @@ def test_contamination_command(tmp_path, capsys):
     ref = _write(tmp_path / "ref.jsonl", [EN_1, "short text"], key="text")
     corpus = _write(tmp_path / "cc.jsonl", [EN_2, " ".join(EN_1.split()[5:40]), EN_3, "tiny"])
     clean = tmp_path / "clean.jsonl"
-    assert collect("contamination", corpus, "--reference", ref, "--output", clean, "--json", tmp_path / "r.json",
-                   "--no-progress") == 0
+    assert (
+        collect(
+            "contamination",
+            corpus,
+            "--reference",
+            ref,
+            "--output",
+            clean,
+            "--json",
+            tmp_path / "r.json",
+            "--no-progress",
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report == json.loads((tmp_path / "r.json").read_text())
     assert report["ngram"] == 13 and report["reference_docs"] == 2
-    assert report["inputs"][str(corpus)] == {"docs": 4, "contaminated_docs": 1, "share": 0.25,
-                                             "written": {"path": str(clean), "docs": 3}}
+    assert report["inputs"][str(corpus)] == {
+        "docs": 4,
+        "contaminated_docs": 1,
+        "share": 0.25,
+        "written": {"path": str(clean), "docs": 3},
+    }
     assert [r["meta"]["i"] for r in read_jsonl(clean)] == [0, 2, 3]
     # single words: every page shares "the" with the reference, "tiny" shares nothing
     collect("contamination", corpus, "--reference", ref, "--ngram", 1, "--no-progress")
@@ -62,8 +78,21 @@ def test_decontaminate_option_in_a_pipeline(tmp_path):
     # the reference shares one sentence (more than 13 words) with paper 2310.00001's \input file
     ref = _write(tmp_path / "ref.jsonl", ["Benchmark question. " + INTRO_TEX.splitlines()[3]])
     out = tmp_path / "out"
-    collect("arxiv_math", "extract", "--work", tmp_path / "work", "--out", out, "--after", "2023-09-01",
-            "--format", "latex", "--decontaminate", ref, "--no-progress")
+    collect(
+        "arxiv_math",
+        "extract",
+        "--work",
+        tmp_path / "work",
+        "--out",
+        out,
+        "--after",
+        "2023-09-01",
+        "--format",
+        "latex",
+        "--decontaminate",
+        ref,
+        "--no-progress",
+    )
     m = json.loads((out / "arxiv_math.manifest.json").read_text())
     check_manifest_counts(m, ["extract", "exact_dedup", "near_dedup", "decontaminate", "sample"])
     assert step(m, "decontaminate")["dropped"] == {"contaminated": 1}
@@ -74,8 +103,19 @@ def test_decontaminate_option_in_a_pipeline(tmp_path):
     assert rows[0]["meta"]["date_source"] == "arxiv_id" and rows[0]["meta"]["date"] == "2023-10-01T00:00:00Z"
 
     # without the option the next run drops the step (and reuses the others): both papers are back
-    collect("arxiv_math", "extract", "--work", tmp_path / "work", "--out", out, "--after", "2023-09-01",
-            "--format", "latex", "--no-progress")
+    collect(
+        "arxiv_math",
+        "extract",
+        "--work",
+        tmp_path / "work",
+        "--out",
+        out,
+        "--after",
+        "2023-09-01",
+        "--format",
+        "latex",
+        "--no-progress",
+    )
     m = json.loads((out / "arxiv_math.manifest.json").read_text())
     check_manifest_counts(m, ["extract", "exact_dedup", "near_dedup", "sample"])
     assert "contamination" not in m and m["final"]["docs"] == 2
@@ -88,7 +128,21 @@ def test_module_command_line(tmp_path):
 
     ref = _write(tmp_path / "ref.jsonl", [EN_1])
     corpus = _write(tmp_path / "corpus.jsonl", [EN_1, EN_2])
-    proc = subprocess.run([sys.executable, "-m", "lm_eval_compression", "collect", "contamination", str(corpus),
-                           "--reference", str(ref), "--no-progress"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lm_eval_compression",
+            "collect",
+            "contamination",
+            str(corpus),
+            "--reference",
+            str(ref),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["inputs"][str(corpus)]["share"] == 0.5

@@ -28,9 +28,15 @@ def two_ranks(model, corpus, out, protocol, rank1_memory=None) -> list[dict]:
     procs = []
     for rank in (0, 1):
         extra = [str(rank1_memory)] if rank == 1 and rank1_memory else []
-        procs.append(subprocess.Popen([sys.executable, str(WORKER), str(rank), str(port), model, corpus, str(out),
-                                       protocol, *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(WORKER), str(rank), str(port), model, corpus, str(out), protocol, *extra],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     logs = [p.communicate(timeout=600)[0] for p in procs]
     for p, log in zip(procs, logs):
         assert p.returncode == 0, log[-4000:]

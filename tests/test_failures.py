@@ -40,10 +40,24 @@ def test_non_finite_log_probability_stops_the_run_naming_document_and_window(tmp
     docs = [words, words + " then a " + POISON + " and more text after it " * 4, words]
     model = nan_model(tmp_path / "nan", docs, 1)
     folder = write_corpus(tmp_path / "c", {"cc": docs})
-    results, proc = run_lm_eval(["--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
-                                 "--tasks", "compression_cc", "--include_path", str(TASKS_DIR), "--device", "cpu",
-                                 "--metadata", f'{{"data_dir": "{folder}", "block_size": 32, "stride": 8}}'],
-                                cwd=tmp_path / "run", check=False)
+    results, proc = run_lm_eval(
+        [
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={model},dtype=float32",
+            "--tasks",
+            "compression_cc",
+            "--include_path",
+            str(TASKS_DIR),
+            "--device",
+            "cpu",
+            "--metadata",
+            f'{{"data_dir": "{folder}", "block_size": 32, "stride": 8}}',
+        ],
+        cwd=tmp_path / "run",
+        check=False,
+    )
     assert proc.returncode != 0 and results is None  # no results file at all
     err = proc.stderr
     assert "task compression_cc: non-finite log-probability" in err
@@ -109,8 +123,20 @@ def test_auto_batch_size_on_cpu_comes_from_free_memory(tiny_models, corpus_dir, 
 
 
 def test_unsupported_model_type_is_refused_before_scoring(corpus_dir, tmp_path):
-    results, proc = run_lm_eval(["--model", "dummy", "--tasks", "compression_cc", "--include_path", str(TASKS_DIR),
-                                 "--metadata", f'{{"data_dir": "{corpus_dir}"}}'], cwd=tmp_path, check=False)
+    results, proc = run_lm_eval(
+        [
+            "--model",
+            "dummy",
+            "--tasks",
+            "compression_cc",
+            "--include_path",
+            str(TASKS_DIR),
+            "--metadata",
+            f'{{"data_dir": "{corpus_dir}"}}',
+        ],
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode != 0 and results is None
     assert "--model dummy (DummyLM) cannot score compression tasks (compression_cc); use --model hf" in proc.stderr
 

@@ -30,11 +30,24 @@ def test_fresh_group_selects_exactly_its_categories(tiny_models, tmp_path):
     with open(data / "UncheatableEval-2026-07.jsonl", "w") as f:
         for cat, text in ROWS:
             f.write(json.dumps({"content": text, "category": cat}) + "\n")
-    results, _ = run_lm_eval([
-        "--model", "hf", "--model_args", f"pretrained={tiny_models['plain']},dtype=float32",
-        "--tasks", "compression_fresh", "--include_path", str(TASKS_DIR), "--device", "cpu", "--log_samples",
-        "--metadata", json.dumps({"data_dir": str(data), "block_size": 32, "stride": 8}),
-    ], cwd=tmp_path)
+    results, _ = run_lm_eval(
+        [
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={tiny_models['plain']},dtype=float32",
+            "--tasks",
+            "compression_fresh",
+            "--include_path",
+            str(TASKS_DIR),
+            "--device",
+            "cpu",
+            "--log_samples",
+            "--metadata",
+            json.dumps({"data_dir": str(data), "block_size": 32, "stride": 8}),
+        ],
+        cwd=tmp_path,
+    )
     for task, cats in EXPECTED.items():
         samples = next((tmp_path / "out").rglob(f"samples_{task}_*.jsonl")).read_text().splitlines()
         seen = sorted(json.loads(s)["doc"]["content"] for s in samples)
@@ -58,8 +71,7 @@ def test_fresh_hub_loading_matches_the_harness_uncheatable_eval_tasks():
     theirs = yaml.safe_load(base.read_text())
     ours = yaml.safe_load((TASKS_DIR / "_compression_fresh_template_yaml").read_text())
     assert ours["dataset_path"] == theirs["dataset_path"]
-    template = yaml.safe_load(
-        (TASKS_DIR / "_compression_template_yaml").read_text().replace("!function ", ""))
+    template = yaml.safe_load((TASKS_DIR / "_compression_template_yaml").read_text().replace("!function ", ""))
     assert template["test_split"] == theirs["test_split"] == "test"
     assert theirs["doc_to_target"] == "{{content}}" and template["metadata"]["text_field"] == "content"
 
@@ -70,6 +82,9 @@ def test_snapshot_metadata_points_the_fresh_tasks_at_another_dataset(tiny_models
     from api import evaluate, load_lm
 
     with pytest.raises(Exception) as err:
-        evaluate(load_lm(tiny_models["plain"]), ["compression_fresh_python"],
-                 {"snapshot": "Jellyfish042/UncheatableEval-2099-01", "block_size": 32, "stride": 8})
+        evaluate(
+            load_lm(tiny_models["plain"]),
+            ["compression_fresh_python"],
+            {"snapshot": "Jellyfish042/UncheatableEval-2099-01", "block_size": 32, "stride": 8},
+        )
     assert "UncheatableEval-2099-01" in str(err.value)

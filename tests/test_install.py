@@ -38,8 +38,12 @@ def overlay_venv(path: Path) -> Path:
     """A venv without pip whose ``sys.path`` ends with this environment's site-packages; returns its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     python = path / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(site, "_base_environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return python
 
@@ -50,8 +54,13 @@ def pip(python: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def run(python: Path, args: list[str], cwd: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           **(env_extra or {})}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        **(env_extra or {}),
+    }
     if not env_extra:
         env.pop("LM_EVAL_COMPRESSION_AUTOLOAD", None)
     env.pop("PYTHONPATH", None)
@@ -80,10 +89,29 @@ def check_tasks_found(python: Path, cwd: Path, tiny_model: str, corpus: str, var
     "Task ... overrides existing task ..." for a folder indexed twice), and the switch turns discovery off."""
     out = cwd / "out"
     shutil.rmtree(out, ignore_errors=True)
-    proc = run(python, ["-m", "lm_eval", "run", "--model", "hf", "--device", "cpu",
-                        "--model_args", f"pretrained={tiny_model},dtype=float32", "--tasks", "compression_cc",
-                        "--metadata", json.dumps({"data_dir": corpus, "block_size": 32, "stride": 8}),
-                        "--limit", "2", "--output_path", str(out)], cwd)
+    proc = run(
+        python,
+        [
+            "-m",
+            "lm_eval",
+            "run",
+            "--model",
+            "hf",
+            "--device",
+            "cpu",
+            "--model_args",
+            f"pretrained={tiny_model},dtype=float32",
+            "--tasks",
+            "compression_cc",
+            "--metadata",
+            json.dumps({"data_dir": corpus, "block_size": 32, "stride": 8}),
+            "--limit",
+            "2",
+            "--output_path",
+            str(out),
+        ],
+        cwd,
+    )
     assert proc.returncode == 0, proc.stderr[-6000:]
     results = json.loads(next(out.rglob("results_*.json")).read_text())
     bpc = results["results"]["compression_cc"]["bpc,none"]
@@ -98,8 +126,10 @@ def check_tasks_found(python: Path, cwd: Path, tiny_model: str, corpus: str, var
             assert rows.get(name) == str(Path(folder, f"{name}.yaml")), (name, rows.get(name))
         assert OVERRIDE_WARNING not in listed.stderr + listed.stdout
     if variants:
-        code = ("from lm_eval.tasks import TaskManager; tm = TaskManager(); "
-                "print('compression_cc' in tm.all_tasks, 'wikitext' in tm.all_tasks)")
+        code = (
+            "from lm_eval.tasks import TaskManager; tm = TaskManager(); "
+            "print('compression_cc' in tm.all_tasks, 'wikitext' in tm.all_tasks)"
+        )
         off = run(python, ["-c", code], cwd, env_extra={"LM_EVAL_COMPRESSION_AUTOLOAD": "0"})
         assert off.stdout.split() == ["False", "True"], off.stderr[-4000:]
 
@@ -113,8 +143,9 @@ def test_wheel_and_editable_installs_find_the_tasks(tiny_models, corpus_dir, tmp
 
     python = overlay_venv(tmp_path / "venv")
     pip(python, "install", "--no-deps", "--ignore-installed", str(wheel))
-    site = Path(run(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path)
-                .stdout.strip())
+    site = Path(
+        run(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).stdout.strip()
+    )
     assert (site / "lm_eval_compression.pth").is_file()
     module, folder = installed_location(python, tmp_path)
     assert Path(module).is_relative_to(site) and Path(folder).is_relative_to(site)

@@ -34,8 +34,11 @@ def test_document_protocol_equals_plain_reference(tiny_models, corpus_dir, kind,
     path = tiny_models[kind]
     lm = load_lm(path)
     for window_bos in (False, True):
-        res = evaluate(lm, ["compression_cc", "compression_python"],
-                       {"data_dir": corpus_dir, "block_size": block, "stride": stride, "window_bos": window_bos})
+        res = evaluate(
+            lm,
+            ["compression_cc", "compression_python"],
+            {"data_dir": corpus_dir, "block_size": block, "stride": stride, "window_bos": window_bos},
+        )
         model, tok = _ref_model(path)
         for task, name in (("compression_cc", "cc"), ("compression_python", "python")):
             got = per_doc(res, task)
@@ -45,8 +48,9 @@ def test_document_protocol_equals_plain_reference(tiny_models, corpus_dir, kind,
             for resp, text in zip(got, docs):
                 tokens = tok(text, add_special_tokens=False)["input_ids"]
                 prefix = tok.bos_token_id  # the wrapper's prefix: BOS, else EOS
-                ref = document_loglikelihood(model, tokens, prefix, block, stride,
-                                             bos=tok.bos_token_id if window_bos else None)
+                ref = document_loglikelihood(
+                    model, tokens, prefix, block, stride, bos=tok.bos_token_id if window_bos else None
+                )
                 assert _close(resp["loglikelihood"], ref), (task, resp, ref)
                 assert resp["tokens"] == len(tokens)
                 assert resp["window_bos"] is window_bos
@@ -57,8 +61,9 @@ def test_document_protocol_equals_plain_reference(tiny_models, corpus_dir, kind,
 
 def test_window_bos_auto_follows_the_tokenizer(tiny_models, corpus_dir):
     for kind, expected in (("plain", False), ("bos", True)):
-        res = evaluate(load_lm(tiny_models[kind]), ["compression_cc"],
-                       {"data_dir": corpus_dir, "block_size": 16, "stride": 4})
+        res = evaluate(
+            load_lm(tiny_models[kind]), ["compression_cc"], {"data_dir": corpus_dir, "block_size": 16, "stride": 4}
+        )
         summary = res["configs"]["compression_cc"]["compression"]
         assert summary["window_bos"] is expected and summary["window_bos_setting"] == "auto"
         assert ("adds BOS" in summary["window_bos_reason"]) == expected
@@ -69,8 +74,11 @@ def test_window_bos_auto_follows_the_tokenizer(tiny_models, corpus_dir):
 @pytest.mark.parametrize("block,stride", [(32, 8), (24, 24), (20, 7)])
 def test_paper_protocol_equals_plain_reference(tiny_models, corpus_dir, kind, block, stride):
     path = tiny_models[kind]
-    res = evaluate(load_lm(path), ["compression_arxiv_math"],
-                   {"data_dir": corpus_dir, "block_size": block, "stride": stride, "protocol": "paper"})
+    res = evaluate(
+        load_lm(path),
+        ["compression_arxiv_math"],
+        {"data_dir": corpus_dir, "block_size": block, "stride": stride, "protocol": "paper"},
+    )
     model, tok = _ref_model(path)
     docs = _docs(corpus_dir, "arxiv_math")
     total, shares = paper_loglikelihoods(model, [tok(d)["input_ids"] for d in docs], block, stride)
@@ -85,8 +93,12 @@ def test_paper_protocol_equals_plain_reference(tiny_models, corpus_dir, kind, bl
 
 def test_paper_protocol_limit_keeps_the_first_documents(tiny_models, corpus_dir):
     path = tiny_models["plain"]
-    res = evaluate(load_lm(path), ["compression_cc"],
-                   {"data_dir": corpus_dir, "block_size": 16, "stride": 5, "protocol": "paper"}, limit=3)
+    res = evaluate(
+        load_lm(path),
+        ["compression_cc"],
+        {"data_dir": corpus_dir, "block_size": 16, "stride": 5, "protocol": "paper"},
+        limit=3,
+    )
     model, tok = _ref_model(path)
     docs = _docs(corpus_dir, "cc")[:3]
     total, _ = paper_loglikelihoods(model, [tok(d)["input_ids"] for d in docs], 16, 5)
@@ -103,13 +115,26 @@ def test_stride_equal_block_matches_stock_loglikelihood_rolling(tiny_models, cor
     lm = load_lm(tiny_models["plain"], max_length=block)
     docs = _docs(corpus_dir, "python") + _docs(corpus_dir, "cc")
     # Placement both ways: 0.4 reads the metadata tuple, 0.5 the fields (and accepts the tuple too).
-    stock = lm.loglikelihood_rolling([
-        Instance(request_type="loglikelihood_rolling", doc={}, arguments=compat.rolling_args(d), idx=0,
-                 task_name="stock", doc_id=i, repeats=1, metadata=("stock", i, 1)) for i, d in enumerate(docs)])
+    stock = lm.loglikelihood_rolling(
+        [
+            Instance(
+                request_type="loglikelihood_rolling",
+                doc={},
+                arguments=compat.rolling_args(d),
+                idx=0,
+                task_name="stock",
+                doc_id=i,
+                repeats=1,
+                metadata=("stock", i, 1),
+            )
+            for i, d in enumerate(docs)
+        ]
+    )
     # 0.4 answers a float per request, 0.5 a (loglikelihood, is_greedy) pair
     stock = [s[0] if isinstance(s, tuple) else s for s in stock]
-    res = evaluate(lm, ["compression_python", "compression_cc"],
-                   {"data_dir": corpus_dir, "block_size": block, "stride": block})
+    res = evaluate(
+        lm, ["compression_python", "compression_cc"], {"data_dir": corpus_dir, "block_size": block, "stride": block}
+    )
     ours = per_doc(res, "compression_python") + per_doc(res, "compression_cc")
     assert len(ours) == len(stock)
     for o, s in zip(ours, stock):
@@ -125,8 +150,12 @@ def test_results_do_not_depend_on_batch_size(tiny_models, corpus_dir, batch_size
         for a, b in zip(per_doc(base, task), per_doc(other, task)):
             assert _close(a["loglikelihood"], b["loglikelihood"], rel=1e-5)
         assert other["configs"][task]["compression"]["run"]["batch_size"] == (
-            3 if batch_size == "3" else other["configs"][task]["compression"]["run"]["batch_size"])
-        assert other["configs"][task]["compression"]["run"]["batches"] <= base["configs"][task]["compression"]["run"]["batches"]
+            3 if batch_size == "3" else other["configs"][task]["compression"]["run"]["batch_size"]
+        )
+        assert (
+            other["configs"][task]["compression"]["run"]["batches"]
+            <= base["configs"][task]["compression"]["run"]["batches"]
+        )
 
 
 def test_float32_sums_under_bfloat16_model(tiny_models, corpus_dir):
@@ -160,10 +189,14 @@ def test_chunked_log_softmax_equals_plain_reference(tiny_models, corpus_dir, mon
     real = torch.logsumexp
     monkeypatch.setattr(torch, "logsumexp", lambda *a, **k: calls.append(1) or real(*a, **k))
     block, stride = 32, 8
-    task, name = ("compression_python", "python") if protocol == "document" else ("compression_arxiv_math",
-                                                                                   "arxiv_math")
-    res = evaluate(load_lm(path, "3"), [task],
-                   {"data_dir": corpus_dir, "block_size": block, "stride": stride, "protocol": protocol})
+    task, name = (
+        ("compression_python", "python") if protocol == "document" else ("compression_arxiv_math", "arxiv_math")
+    )
+    res = evaluate(
+        load_lm(path, "3"),
+        [task],
+        {"data_dir": corpus_dir, "block_size": block, "stride": stride, "protocol": protocol},
+    )
     run = res["configs"][task]["compression"]["run"]
     assert len(calls) >= run["scored_tokens"] // 5 > run["batches"]  # several chunks per batch
     monkeypatch.setattr(torch, "logsumexp", real)

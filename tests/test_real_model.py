@@ -27,8 +27,14 @@ def smollm2():
         pytest.skip(str(e))
     from lm_eval.models.huggingface import HFLM
 
-    return HFLM(pretrained=str(gguf.parent), gguf_file=gguf.name, dtype="float32", device="cpu",
-                batch_size=4, prefix_token_id=demo.PREFIX_TOKEN_ID)
+    return HFLM(
+        pretrained=str(gguf.parent),
+        gguf_file=gguf.name,
+        dtype="float32",
+        device="cpu",
+        batch_size=4,
+        prefix_token_id=demo.PREFIX_TOKEN_ID,
+    )
 
 
 @pytest.fixture(scope="module")

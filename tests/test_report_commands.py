@@ -55,8 +55,9 @@ def test_cli_refusal_exits_2_without_traceback(suite, tmp_path):
 
 
 def test_cli_leaderboard(suite, tmp_path):
-    proc = run_cli("leaderboard", str(suite["root"]), "--output-dir", str(tmp_path),
-                   "--label", f"{fx.MODEL_NAMES[0]}=tiny")
+    proc = run_cli(
+        "leaderboard", str(suite["root"]), "--output-dir", str(tmp_path), "--label", f"{fx.MODEL_NAMES[0]}=tiny"
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     assert lines[0] == "| Model | cc | python | arxiv_math | Average |"
@@ -68,8 +69,16 @@ def test_cli_leaderboard(suite, tmp_path):
 
 
 def test_cli_correlate_generic_score_form(suite):
-    proc = run_cli("correlate", str(suite["root"]), "--bpc-task", "compression_cc",
-                   "--score", "hellaswag/acc_norm", "--score", "arc_easy/acc")
+    proc = run_cli(
+        "correlate",
+        str(suite["root"]),
+        "--bpc-task",
+        "compression_cc",
+        "--score",
+        "hellaswag/acc_norm",
+        "--score",
+        "arc_easy/acc",
+    )
     assert proc.returncode == 0, proc.stderr
     [fit] = correlate(load_results(suite["root"]), Area.parse(AREA_ARGS[0]))
     assert f"Pearson r = {fit.stats.pearson_r:.3f}" in proc.stdout

@@ -18,8 +18,9 @@ def test_prefix_tokens_may_differ_and_metadata_fallback(suite, tmp_path):
     assert len(correlate([suite["root"], legacy], Area.parse(AREA_ARGS[0]))[0].rows) == 9
 
 
-@pytest.mark.parametrize("setting,value", [("stride", 256), ("protocol", "chunked"), ("block_size", 2048),
-                                           ("window_bos", False)])
+@pytest.mark.parametrize(
+    "setting,value", [("stride", 256), ("protocol", "chunked"), ("block_size", 2048), ("window_bos", False)]
+)
 def test_refuses_different_window_setting(suite, tmp_path, setting, value):
     path = odd_file(tmp_path, settings={"compression_cc": {setting: value}})
     message = refusal([suite["root"], path])

@@ -75,8 +75,9 @@ def test_average_is_the_mean_of_the_columns_shown(suite, tmp_path):
     board = leaderboard(load_results(tmp_path))
     shown = {row.label: row for row in board.rows}[first["model"]]
     assert shown.bpc["compression_cc"] == rerun["compression_cc"]
-    expected_mean = (rerun["compression_cc"] + first["bpc"]["compression_python"]
-                     + first["bpc"]["compression_arxiv_math"]) / 3
+    expected_mean = (
+        rerun["compression_cc"] + first["bpc"]["compression_python"] + first["bpc"]["compression_arxiv_math"]
+    ) / 3
     assert shown.mean == pytest.approx(expected_mean, abs=1e-12)
     assert board.mean_source == "computed"
     for row in board.rows:

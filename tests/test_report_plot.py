@@ -44,8 +44,11 @@ def test_labels_do_not_overlap_each_other_or_points(crowded):
         texts = [t for t in ax.texts if t.get_gid() == plot.LABEL_GID]
         assert sorted(t.get_text() for t in texts) == sorted(r.label for r in fit.rows)
         boxes = [t.get_window_extent(renderer) for t in texts]
-        pairs = [(texts[i].get_text(), texts[j].get_text())
-                 for i, j in itertools.combinations(range(len(boxes)), 2) if boxes[i].overlaps(boxes[j])]
+        pairs = [
+            (texts[i].get_text(), texts[j].get_text())
+            for i, j in itertools.combinations(range(len(boxes)), 2)
+            if boxes[i].overlaps(boxes[j])
+        ]
         assert pairs == []
         frame = ax.bbox
         for box in boxes:

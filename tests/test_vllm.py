@@ -105,8 +105,10 @@ def test_windows_in_flight_must_be_a_positive_integer():
 
 
 def test_installing_the_plugin_does_not_import_vllm():
-    code = ("import sys; from lm_eval_compression import harness; harness.install(); "
-            "print('vllm' in sys.modules, 'lm_eval.models.vllm_causallms' in sys.modules)")
+    code = (
+        "import sys; from lm_eval_compression import harness; harness.install(); "
+        "print('vllm' in sys.modules, 'lm_eval.models.vllm_causallms' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["False", "False"]
@@ -149,8 +151,19 @@ def run(backend, folder, data_dir, protocol, tmp_path):
     args = f"pretrained={folder},dtype=float32,prefix_token_id={demo.PREFIX_TOKEN_ID}"
     if backend == "vllm":
         args += ",enforce_eager=True"
-    cmd = ["--model", backend, "--model_args", args, "--tasks", "compression", "--include_path", str(TASKS_DIR),
-           "--metadata", json.dumps(meta), "--log_samples"]
+    cmd = [
+        "--model",
+        backend,
+        "--model_args",
+        args,
+        "--tasks",
+        "compression",
+        "--include_path",
+        str(TASKS_DIR),
+        "--metadata",
+        json.dumps(meta),
+        "--log_samples",
+    ]
     if backend == "hf":
         cmd += ["--device", "cpu", "--batch_size", "4"]
     start = time.time()
@@ -160,8 +173,10 @@ def run(backend, folder, data_dir, protocol, tmp_path):
     for task in TASKS:
         path = next(Path(tmp_path, backend, "out").rglob(f"samples_{task}_*.jsonl"))
         rows = [json.loads(line) for line in path.read_text().splitlines()]
-        samples[task] = [ast.literal_eval(r["resps"][0][0]) if isinstance(r["resps"][0][0], str) else r["resps"][0][0]
-                         for r in sorted(rows, key=lambda r: r["doc_id"])]
+        samples[task] = [
+            ast.literal_eval(r["resps"][0][0]) if isinstance(r["resps"][0][0], str) else r["resps"][0][0]
+            for r in sorted(rows, key=lambda r: r["doc_id"])
+        ]
     return results, samples
 
 
@@ -172,8 +187,9 @@ def test_vllm_bpc_equals_hf_for_every_corpus(smollm2_folder, short_documents, pr
     hf, hf_docs = run("hf", smollm2_folder, short_documents, protocol, tmp_path)
     vl, vl_docs = run("vllm", smollm2_folder, short_documents, protocol, tmp_path)
     extra = RUNS[protocol]
-    n_docs = {t: len((short_documents / f"{t.removeprefix('compression_')}.jsonl").read_text().splitlines())
-              for t in TASKS}
+    n_docs = {
+        t: len((short_documents / f"{t.removeprefix('compression_')}.jsonl").read_text().splitlines()) for t in TASKS
+    }
     for task in TASKS:
         h, v = hf["results"][task], vl["results"][task]
         assert math.isfinite(h["bpc,none"]) and 0.2 < h["bpc,none"] < 2.0
@@ -196,13 +212,20 @@ def test_vllm_bpc_equals_hf_for_every_corpus(smollm2_folder, short_documents, pr
         assert len(vl_docs[task]) == len(hf_docs[task]) == n_docs[task]
         for dh, dv in zip(hf_docs[task], vl_docs[task], strict=True):
             assert set(dv) == set(dh)
-            assert {k: x for k, x in dv.items() if k not in ("loglikelihood", "bpc")} == \
-                   {k: x for k, x in dh.items() if k not in ("loglikelihood", "bpc")}
+            assert {k: x for k, x in dv.items() if k not in ("loglikelihood", "bpc")} == {
+                k: x for k, x in dh.items() if k not in ("loglikelihood", "bpc")
+            }
             assert abs(dv["loglikelihood"] - dh["loglikelihood"]) / abs(dh["loglikelihood"]) < 1e-5
     g_h, g_v = hf["results"]["compression"]["bpc,none"], vl["results"]["compression"]["bpc,none"]
     assert abs(g_v - g_h) / g_h < 1e-5
-    report = {t: {"hf": hf["results"][t]["bpc,none"], "vllm": vl["results"][t]["bpc,none"],
-                  "hf_seconds": hf["configs"][t]["compression"]["run"]["seconds"],
-                  "vllm_seconds": vl["configs"][t]["compression"]["run"]["seconds"]} for t in TASKS}
+    report = {
+        t: {
+            "hf": hf["results"][t]["bpc,none"],
+            "vllm": vl["results"][t]["bpc,none"],
+            "hf_seconds": hf["configs"][t]["compression"]["run"]["seconds"],
+            "vllm_seconds": vl["configs"][t]["compression"]["run"]["seconds"],
+        }
+        for t in TASKS
+    }
     report["wall_seconds"] = {"hf": round(hf["wall_seconds"], 1), "vllm": round(vl["wall_seconds"], 1)}
     print(f"\n{protocol}: {json.dumps(report, indent=1)}")

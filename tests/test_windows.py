@@ -26,14 +26,16 @@ def _cases():
 def test_document_windows_equal_harness_rolling_windows_generalised_to_overlap():
     for block, stride, n in _cases():
         tokens = list(range(100, 100 + n))
-        expected = [utils.make_disjoint_window(w) for w in utils.get_rolling_token_windows(
-            tokens, PREFIX, max_seq_len=block, context_len=block - stride + 1)]
+        expected = [
+            utils.make_disjoint_window(w)
+            for w in utils.get_rolling_token_windows(tokens, PREFIX, max_seq_len=block, context_len=block - stride + 1)
+        ]
         seq = [PREFIX] + tokens
         got = []
         for w in document_windows(n, block, stride):
             inputs, targets = window_tokens(seq, w)
-            scored = targets[-w.n_scored:]
-            got.append((inputs[:len(inputs) - (len(scored) - 1)], scored))
+            scored = targets[-w.n_scored :]
+            got.append((inputs[: len(inputs) - (len(scored) - 1)], scored))
         assert got == expected, (block, stride, n)
 
 
@@ -46,7 +48,7 @@ def test_document_windows_properties(window_bos):
             inputs, targets = window_tokens(seq, w, BOS)
             assert len(inputs) == len(targets) <= block
             assert 1 <= w.n_scored <= len(inputs)
-            assert targets == seq[w.target_start:w.end + 1]
+            assert targets == seq[w.target_start : w.end + 1]
             if k > 0:
                 assert w.bos == window_bos and (inputs[0] == BOS) == window_bos
                 # every scored token sees at least block - stride (- 1 for the BOS) real tokens before it
@@ -77,14 +79,17 @@ def test_paper_windows_follow_the_reference():
         assert windows[-1].end + 1 <= n
 
 
-@pytest.mark.parametrize("block,stride,protocol,message", [
-    (1900, 0, "document", "stride must be at least 1"),
-    (100, 101, "document", "stride (101) must not exceed block_size (100)"),
-    (1, 1, "document", "block_size must be at least 2"),
-    (1900, 512, "strided", "protocol must be one of document, paper"),
-    ("abc", 512, "document", "block_size must be an integer"),
-    (1900.5, 512, "document", "block_size must be an integer"),
-])
+@pytest.mark.parametrize(
+    "block,stride,protocol,message",
+    [
+        (1900, 0, "document", "stride must be at least 1"),
+        (100, 101, "document", "stride (101) must not exceed block_size (100)"),
+        (1, 1, "document", "block_size must be at least 2"),
+        (1900, 512, "strided", "protocol must be one of document, paper"),
+        ("abc", 512, "document", "block_size must be an integer"),
+        (1900.5, 512, "document", "block_size must be an integer"),
+    ],
+)
 def test_bad_settings_are_rejected(block, stride, protocol, message):
     with pytest.raises(WindowSettingsError) as err:
         check_settings(block, stride, protocol, where="task x")
@@ -159,7 +164,7 @@ def test_plan_stream_scored_tokens_and_owners_match_a_per_token_count():
         counted = np.zeros(len(docs), dtype=np.int64)
         for job in plan.jobs:
             w = job.window
-            np.add.at(counted, per_token[w.scored_start:w.end + 1], 1)
+            np.add.at(counted, per_token[w.scored_start : w.end + 1], 1)
         assert counted.tolist() == plan.scored_tokens.tolist()
     plan = plan_documents([np.arange(5, dtype=np.int32), np.arange(3, dtype=np.int32)], [1, 0], 2, 4, 2, 99, False)
     assert plan.scored_tokens.tolist() == [3, 5]

@@ -54,8 +54,10 @@ def main(rank, port, model, corpus, out, protocol, free_memory=None):
         res = None
     if res is not None:
         report["results"] = {t: res["results"][t] for t in ("compression_cc", "compression_python")}
-        report["samples"] = {t: {s["doc_id"]: s["resps"][0][0] for s in res["samples"][t]}
-                             for t in ("compression_cc", "compression_python")}
+        report["samples"] = {
+            t: {s["doc_id"]: s["resps"][0][0] for s in res["samples"][t]}
+            for t in ("compression_cc", "compression_python")
+        }
     Path(out, f"rank{rank}.json").write_text(json.dumps(report, default=str))
     dist.destroy_process_group()
 

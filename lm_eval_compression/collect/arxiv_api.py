@@ -22,8 +22,14 @@ def _text(elem, path: str) -> str | None:
     return " ".join(found.text.split()) if found is not None and found.text else None
 
 
-def oai_records(client: PoliteSession, base_url: str, set_spec: str, from_date: str | None, until: str | None = None,
-                show_progress: bool = True):
+def oai_records(
+    client: PoliteSession,
+    base_url: str,
+    set_spec: str,
+    from_date: str | None,
+    until: str | None = None,
+    show_progress: bool = True,
+):
     """Records of ``ListRecords`` in the arXiv metadata format, following resumption tokens."""
     params = {"verb": "ListRecords", "metadataPrefix": "arXiv", "set": set_spec}
     if from_date:
@@ -88,8 +94,13 @@ def list_papers(args, date_range: DateRange, out_path: Path) -> dict:
                 kept += 1
                 continue
             reasons[reason] = reasons.get(reason, 0) + 1
-    return {"records": kept + sum(reasons.values()), "papers": kept, "dropped": reasons,
-            "requests": client.requests, "output": str(out_path)}
+    return {
+        "records": kept + sum(reasons.values()),
+        "papers": kept,
+        "dropped": reasons,
+        "requests": client.requests,
+        "output": str(out_path),
+    }
 
 
 def safe_name(arxiv_id: str) -> str:
@@ -119,5 +130,12 @@ def download_sources(papers: list[dict], sources: Path, eprint_url: str, delay: 
         tmp.write_bytes(r.content)
         tmp.replace(dest)
         done += 1
-    return {"papers": len(papers), "downloaded": done, "already_there": there, "failed": len(failed),
-            "failures": dict(list(failed.items())[:50]), "requests": client.requests, "changed": done > 0}
+    return {
+        "papers": len(papers),
+        "downloaded": done,
+        "already_there": there,
+        "failed": len(failed),
+        "failures": dict(list(failed.items())[:50]),
+        "requests": client.requests,
+        "changed": done > 0,
+    }

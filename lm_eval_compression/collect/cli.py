@@ -19,14 +19,20 @@ Every pipeline runs on this machine by default; --executor ray or slurm runs the
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lm_eval_compression collect", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m lm_eval_compression collect",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="area", metavar="{python,arxiv_math,cc,contamination}")
     python_code.add_parser(sub)
     arxiv.add_parser(sub)
     web.add_parser(sub)
-    sub.add_parser("contamination", add_help=False,
-                   help="share of documents sharing a word n-gram with a reference corpus (and decontaminate)")
+    sub.add_parser(
+        "contamination",
+        add_help=False,
+        help="share of documents sharing a word n-gram with a reference corpus (and decontaminate)",
+    )
     return p
 
 

@@ -39,7 +39,7 @@ def ngram_hashes(text: str, n: int = 13) -> np.ndarray:
     toks = words(text)
     if len(toks) < n:
         return np.empty(0, dtype=np.uint64)
-    grams = (" ".join(toks[i:i + n]).encode("utf-8", "surrogatepass") for i in range(len(toks) - n + 1))
+    grams = (" ".join(toks[i : i + n]).encode("utf-8", "surrogatepass") for i in range(len(toks) - n + 1))
     return np.fromiter(map(xxhash.xxh64_intdigest, grams), dtype=np.uint64, count=len(toks) - n + 1)
 
 
@@ -90,8 +90,12 @@ class NgramIndex:
         return int(np.count_nonzero(self.hashes[pos] == h))
 
     def describe(self) -> dict:
-        return {"references": self.sources, "reference_docs": self.docs, "ngram": self.n,
-                "reference_ngrams": int(len(self.hashes))}
+        return {
+            "references": self.sources,
+            "reference_docs": self.docs,
+            "ngram": self.n,
+            "reference_ngrams": int(len(self.hashes)),
+        }
 
 
 class ContaminationFilter(StepFilter):
@@ -100,8 +104,15 @@ class ContaminationFilter(StepFilter):
     Give an ``index``, or ``references`` (JSON-lines paths) that each task indexes when it starts, so that a
     large reference is never pickled into a distributed job."""
 
-    def __init__(self, index: NgramIndex | None = None, min_overlap: int = 1, references: list[str] | None = None,
-                 n: int = 13, name: str = "decontaminate", exclusion_writer: JsonlWriter | None = None):
+    def __init__(
+        self,
+        index: NgramIndex | None = None,
+        min_overlap: int = 1,
+        references: list[str] | None = None,
+        n: int = 13,
+        name: str = "decontaminate",
+        exclusion_writer: JsonlWriter | None = None,
+    ):
         super().__init__(name, exclusion_writer)
         if index is None and not references:
             raise ValueError("ContaminationFilter needs an index or reference files")
@@ -133,13 +144,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m lm_eval_compression collect contamination",
         description="Report the share of documents that share at least one word n-gram with a reference "
-                    "corpus; with --output also write the documents that do not.")
+        "corpus; with --output also write the documents that do not.",
+    )
     p.add_argument("inputs", nargs="+", help="JSON-lines corpora to check (rows with 'content' or 'text')")
-    p.add_argument("--reference", "-r", action="append", required=True, metavar="REF.jsonl",
-                   help="reference corpus (repeatable)")
+    p.add_argument(
+        "--reference", "-r", action="append", required=True, metavar="REF.jsonl", help="reference corpus (repeatable)"
+    )
     p.add_argument("--ngram", type=int, default=13, help="word n-gram length (default: %(default)s)")
-    p.add_argument("--output", default=None,
-                   help="write the uncontaminated rows of the (single) input here (decontaminate)")
+    p.add_argument(
+        "--output", default=None, help="write the uncontaminated rows of the (single) input here (decontaminate)"
+    )
     p.add_argument("--json", default=None, help="also write the report to this JSON file")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -150,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {**index.describe(), "inputs": {}}
     for path in args.inputs:
         docs = hit = 0
-        with (AtomicWriter(args.output) if args.output else contextlib.nullcontext()) as out:
+        with AtomicWriter(args.output) if args.output else contextlib.nullcontext() as out:
             for row in tqdm(read_jsonl(path), desc=Path(path).name, disable=args.no_progress, unit="doc"):
                 docs += 1
                 contaminated = index.overlap(row_text(row)) > 0

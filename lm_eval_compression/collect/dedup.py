@@ -144,7 +144,7 @@ def shingles(text: str, n: int = 5, mode: str = "words") -> set[str]:
     tokens = _CODE_TOKENS.findall(text) if mode == "code" else _WORDS.findall(text.lower())
     if len(tokens) < n:
         return {" ".join(tokens)} if tokens else set()
-    return {" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+    return {" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
 def jaccard(a: str, b: str, n: int = 5, mode: str = "words") -> float:
@@ -204,8 +204,9 @@ class NearDupCluster(PipelineStep):
     type = "🫂 - DEDUP"
     name = "near dedup clusters"
 
-    def __init__(self, dups_folder: str, signatures_folder: str, output_folder: str, config: MinhashConfig,
-                 threshold: float):
+    def __init__(
+        self, dups_folder: str, signatures_folder: str, output_folder: str, config: MinhashConfig, threshold: float
+    ):
         super().__init__()
         self.dups_folder = get_datafolder(dups_folder)
         self.signatures_folder = get_datafolder(signatures_folder)

@@ -12,8 +12,15 @@ from pathlib import Path
 from .files import jsonable, write_json
 
 
-def run_fetch(work: Path, name: str, fetch: Callable[[], dict], params: dict, outputs: Iterable[Path] = (),
-              always: bool = False, force: bool = False) -> dict:
+def run_fetch(
+    work: Path,
+    name: str,
+    fetch: Callable[[], dict],
+    params: dict,
+    outputs: Iterable[Path] = (),
+    always: bool = False,
+    force: bool = False,
+) -> dict:
     """Run ``fetch()`` (which returns its stats) unless its outputs exist and were made with the same
     ``params``.  ``always`` is for steps that resume item by item (clone, download)."""
     stats_path = work / f"{name}.stats.json"

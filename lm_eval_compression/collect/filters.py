@@ -14,10 +14,16 @@ class CodeQualityFilter(StepFilter):
     """The paper's code filters: longest line, mean line length, alphanumeric share, and
     auto-generated markers in the first lines."""
 
-    def __init__(self, max_line_length: int = 1000, max_mean_line_length: float = 100,
-                 min_alnum_fraction: float = 0.25, autogen_lines: int = 5,
-                 autogen_markers: tuple[str, ...] = AUTOGEN_MARKERS, name: str = "quality",
-                 exclusion_writer: JsonlWriter | None = None):
+    def __init__(
+        self,
+        max_line_length: int = 1000,
+        max_mean_line_length: float = 100,
+        min_alnum_fraction: float = 0.25,
+        autogen_lines: int = 5,
+        autogen_markers: tuple[str, ...] = AUTOGEN_MARKERS,
+        name: str = "quality",
+        exclusion_writer: JsonlWriter | None = None,
+    ):
         super().__init__(name, exclusion_writer)
         self.max_line_length = max_line_length
         self.max_mean_line_length = max_mean_line_length
@@ -46,8 +52,15 @@ class LinguaLanguageFilter(StepFilter):
     ``languages`` with confidence at least ``min_score``.  Offline: lingua ships its models.  Low-accuracy
     mode (trigram models only, loaded in well under a second) is reliable on page-length text."""
 
-    def __init__(self, languages=("en",), min_score: float = 0.5, high_accuracy: bool = False,
-                 max_chars: int = 10_000, name: str = "language", exclusion_writer: JsonlWriter | None = None):
+    def __init__(
+        self,
+        languages=("en",),
+        min_score: float = 0.5,
+        high_accuracy: bool = False,
+        max_chars: int = 10_000,
+        name: str = "language",
+        exclusion_writer: JsonlWriter | None = None,
+    ):
         super().__init__(name, exclusion_writer)
         self.languages = {x.lower() for x in languages}
         self.min_score = min_score

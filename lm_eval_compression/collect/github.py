@@ -20,16 +20,33 @@ from .network import PoliteSession
 
 GITHUB_API = "https://api.github.com"
 RESULT_CAP = 1000  # the search API serves at most this many results per query
-LICENSE_FILES = ("LICENSE", "LICENCE", "COPYING", "LICENSE.md", "LICENSE.txt", "LICENCE.md", "LICENCE.txt",
-                 "COPYING.md", "COPYING.txt", "LICENSE.rst")
+LICENSE_FILES = (
+    "LICENSE",
+    "LICENCE",
+    "COPYING",
+    "LICENSE.md",
+    "LICENSE.txt",
+    "LICENCE.md",
+    "LICENCE.txt",
+    "COPYING.md",
+    "COPYING.txt",
+    "LICENSE.rst",
+)
 
 
 class GitHubSearch:
     """Paged, rate-limit-aware queries of ``/search/repositories`` with date windows past the result cap."""
 
-    def __init__(self, api_url: str = GITHUB_API, token: str | None = None, per_page: int = 100,
-                 delay: float = 2.1, max_wait: float = 900.0, result_cap: int = RESULT_CAP,
-                 show_progress: bool = True):
+    def __init__(
+        self,
+        api_url: str = GITHUB_API,
+        token: str | None = None,
+        per_page: int = 100,
+        delay: float = 2.1,
+        max_wait: float = 900.0,
+        result_cap: int = RESULT_CAP,
+        show_progress: bool = True,
+    ):
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -56,8 +73,7 @@ class GitHubSearch:
         raise RuntimeError(f"GitHub search stayed rate limited for {params}")
 
     def query(self, language: str, min_stars: int, start: dt.datetime, end: dt.datetime) -> str:
-        return (f"language:{language} fork:false stars:>={min_stars} "
-                f"created:{iso(start)}..{iso(end)}")
+        return f"language:{language} fork:false stars:>={min_stars} created:{iso(start)}..{iso(end)}"
 
     def search(self, language: str, min_stars: int, start: dt.datetime, end: dt.datetime) -> tuple[list[dict], dict]:
         """All repositories created in ``[start, end]`` (both inclusive, second resolution)."""
@@ -81,8 +97,9 @@ class GitHubSearch:
             items = list(first.get("items", []))
             pages = -(-min(total, self.result_cap) // self.per_page)
             for page in range(2, pages + 1):
-                items += self._get({"q": q, "per_page": self.per_page, "page": page, "sort": "stars",
-                                    "order": "desc"}).get("items", [])
+                items += self._get(
+                    {"q": q, "per_page": self.per_page, "page": page, "sort": "stars", "order": "desc"}
+                ).get("items", [])
             for item in items:
                 if item.get("fork"):
                     continue
@@ -93,8 +110,12 @@ class GitHubSearch:
         bar.close()
         repos = sorted(found.values(), key=lambda r: (r["created_at"], r["full_name"]))
         # truncated: still over the cap at one second; incomplete: GitHub timed out and may have left results out
-        return repos, {"windows": done_windows, "requests": self.client.requests, "truncated_windows": truncated,
-                       "incomplete_windows": incomplete}
+        return repos, {
+            "windows": done_windows,
+            "requests": self.client.requests,
+            "truncated_windows": truncated,
+            "incomplete_windows": incomplete,
+        }
 
 
 def repo_record(item: dict) -> dict:
@@ -154,15 +175,25 @@ def clone_all(repos: list[dict], repos_dir: Path, jobs: int, timeout: float, sho
     results: dict[str, str] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(clone_one, r, repos_dir / r["dir"], timeout) for r in repos]
-        for fut in tqdm(concurrent.futures.as_completed(futures), desc="clone", total=len(futures),
-                        unit="repo", disable=not show_progress):
+        for fut in tqdm(
+            concurrent.futures.as_completed(futures),
+            desc="clone",
+            total=len(futures),
+            unit="repo",
+            disable=not show_progress,
+        ):
             name, status = fut.result()
             results[name] = status
     failed = {k: v for k, v in sorted(results.items()) if v.startswith("failed")}
     cloned = sum(v == "cloned" for v in results.values())
-    return {"repos": len(repos), "cloned": cloned, "changed": cloned > 0,
-            "already_there": sum(v == "exists" for v in results.values()), "failed": len(failed),
-            "failures": dict(list(failed.items())[:50])}
+    return {
+        "repos": len(repos),
+        "cloned": cloned,
+        "changed": cloned > 0,
+        "already_there": sum(v == "exists" for v in results.values()),
+        "failed": len(failed),
+        "failures": dict(list(failed.items())[:50]),
+    }
 
 
 def git_output(repo: Path, *args: str) -> str | None:
@@ -192,8 +223,10 @@ def detect_license(repo: Path) -> str | None:
         ("mozilla public license", "MPL-2.0"),
         ("permission is hereby granted, free of charge", "MIT"),
         ("mit license", "MIT"),
-        ("redistribution and use in source and binary forms",
-         "BSD-3-Clause" if "neither the name" in text else "BSD-2-Clause"),
+        (
+            "redistribution and use in source and binary forms",
+            "BSD-3-Clause" if "neither the name" in text else "BSD-2-Clause",
+        ),
         ("free and unencumbered software released into the public domain", "Unlicense"),
         ("permission to use, copy, modify, and/or distribute this software for any purpose", "ISC"),
     ]
@@ -232,5 +265,6 @@ def repo_metadata(repo: Path, listed: dict | None) -> dict:
 
 
 def list_repos(repos_dir: Path) -> list[Path]:
-    return sorted(p for p in repos_dir.iterdir()
-                  if p.is_dir() and not p.name.endswith(".partial") and not p.name.startswith("."))
+    return sorted(
+        p for p in repos_dir.iterdir() if p.is_dir() and not p.name.endswith(".partial") and not p.name.startswith(".")
+    )

@@ -6,8 +6,12 @@ from __future__ import annotations
 from datatrove.pipeline.extractors.base import BaseExtractor
 
 # datatrove extractor stats -> drop reasons of the extract step
-EXTRACT_FAILURES = {"timeout": "extract_timeout", "broken_process": "extract_crash", "clean_error": "extract_error",
-                    "dropped": "extract_empty"}
+EXTRACT_FAILURES = {
+    "timeout": "extract_timeout",
+    "broken_process": "extract_crash",
+    "clean_error": "extract_error",
+    "dropped": "extract_empty",
+}
 
 
 def html_decode(data: bytes) -> str:
@@ -27,8 +31,9 @@ class ResiliparseExtractor(BaseExtractor):
     def extract(self, text: str) -> str:
         from resiliparse.extract.html2text import extract_plain_text
 
-        return extract_plain_text(text, preserve_formatting=True, main_content=True, alt_texts=False,
-                                  list_bullets=True, comments=False)
+        return extract_plain_text(
+            text, preserve_formatting=True, main_content=True, alt_texts=False, list_bullets=True, comments=False
+        )
 
 
 def make_extractor(name: str, timeout: float) -> BaseExtractor:

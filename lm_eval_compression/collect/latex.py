@@ -77,7 +77,7 @@ def strip_comments(tex: str) -> str:
             out.append(line)
         join = m is not None
         v = _VERB_BEGIN.search(line)
-        if v and f"\\end{{{v.group(1)}}}" not in line[v.end():]:
+        if v and f"\\end{{{v.group(1)}}}" not in line[v.end() :]:
             verb_end = f"\\end{{{v.group(1)}}}"
     tex = "\n".join(out)
     tex = re.sub(r"\\begin\{comment\}.*?\\end\{comment\}", "", tex, flags=re.S)
@@ -86,8 +86,8 @@ def strip_comments(tex: str) -> str:
 
 
 _INPUT = re.compile(
-    r"\\(?:input|include|subfile)(?![a-zA-Z@])\s*\{([^}]*)\}"      # \input{file}
-    r"|\\input(?![a-zA-Z@])[ \t]+([^\s{}\\]+)"                      # \input file
+    r"\\(?:input|include|subfile)(?![a-zA-Z@])\s*\{([^}]*)\}"  # \input{file}
+    r"|\\input(?![a-zA-Z@])[ \t]+([^\s{}\\]+)"  # \input file
     r"|\\(?:sub)?import(?![a-zA-Z@])\s*\{([^}]*)\}\s*\{([^}]*)\}"  # \import{dir}{file}
 )
 
@@ -95,19 +95,25 @@ _INPUT = re.compile(
 def find_main(files: dict[str, str]) -> str | None:
     """The root file: has ``\\documentclass`` and ``\\begin{document}``; ties go to the usual names,
     then to the longest file."""
+
     def score(name: str) -> tuple:
         text = files[name]
-        return ("\\documentclass" in text or "\\documentstyle" in text, "\\begin{document}" in text,
-                posixpath.basename(name).lower() in ("main.tex", "ms.tex", "paper.tex", "article.tex"),
-                len(text))
+        return (
+            "\\documentclass" in text or "\\documentstyle" in text,
+            "\\begin{document}" in text,
+            posixpath.basename(name).lower() in ("main.tex", "ms.tex", "paper.tex", "article.tex"),
+            len(text),
+        )
 
-    candidates = [n for n in files if n.lower().endswith((".tex", ".ltx"))
-                  and ("\\begin{document}" in files[n] or "\\documentclass" in files[n])]
+    candidates = [
+        n
+        for n in files
+        if n.lower().endswith((".tex", ".ltx")) and ("\\begin{document}" in files[n] or "\\documentclass" in files[n])
+    ]
     return max(candidates, key=score) if candidates else None
 
 
-def inline_inputs(name: str, files: dict[str, str], unresolved: list[str], depth: int = 0,
-                  stack: tuple = ()) -> str:
+def inline_inputs(name: str, files: dict[str, str], unresolved: list[str], depth: int = 0, stack: tuple = ()) -> str:
     """The text of ``name`` with ``\\input``/``\\include``/``\\subfile``/``\\import`` replaced by the
     (comment-free) files they name, recursively; names not in the archive are recorded and dropped."""
     base = posixpath.dirname(stack[0]) if stack else posixpath.dirname(name)
@@ -148,7 +154,7 @@ def split_document(tex: str) -> tuple[str, str]:
     if begin < 0:
         return "", tex
     end = tex.find("\\end{document}", begin)
-    body = tex[begin + len("\\begin{document}"): end if end >= 0 else len(tex)]
+    body = tex[begin + len("\\begin{document}") : end if end >= 0 else len(tex)]
     return tex[:begin], body
 
 
@@ -167,15 +173,21 @@ def pandoc(tex: str, to: str = "markdown", timeout: float = 120) -> str:
     """Convert LaTeX with the pandoc binary shipped by ``pypandoc-binary`` (with a time limit)."""
     import pypandoc
 
-    proc = subprocess.run([pypandoc.get_pandoc_path(), "--from=latex", f"--to={to}", "--wrap=none"],
-                          input=tex, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [pypandoc.get_pandoc_path(), "--from=latex", f"--to={to}", "--wrap=none"],
+        input=tex,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip()[:300])
     return proc.stdout
 
 
-def latex_to_text(files: dict[str, bytes], fmt: str = "markdown", pandoc_to: str = "markdown",
-                  timeout: float = 120) -> tuple[str, dict] | str:
+def latex_to_text(
+    files: dict[str, bytes], fmt: str = "markdown", pandoc_to: str = "markdown", timeout: float = 120
+) -> tuple[str, dict] | str:
     """Clean text of a paper from its TeX files, with details for the metadata; a string is the reason
     for having none (``no_main_tex``, ``pandoc_error``, ``pandoc_timeout``)."""
     texts = {name: strip_comments(decode(data)) for name, data in files.items()}
@@ -199,8 +211,9 @@ def latex_to_text(files: dict[str, bytes], fmt: str = "markdown", pandoc_to: str
         try:
             text = pandoc(doc, pandoc_to, timeout)
         except RuntimeError:  # an unusual preamble: try the body alone
-            text = pandoc(f"\\documentclass{{article}}\n\\begin{{document}}\n{body}\n\\end{{document}}\n",
-                          pandoc_to, timeout)
+            text = pandoc(
+                f"\\documentclass{{article}}\n\\begin{{document}}\n{body}\n\\end{{document}}\n", pandoc_to, timeout
+            )
     except subprocess.TimeoutExpired:
         return "pandoc_timeout"
     except RuntimeError:

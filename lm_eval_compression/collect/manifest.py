@@ -24,8 +24,20 @@ from .steps import STEP_TYPE
 
 # distributions whose versions go into every manifest (missing ones are left out)
 LIBRARIES = (
-    "lm-eval-compression", "datatrove", "datasketch", "xxhash", "warcio", "trafilatura", "resiliparse",
-    "lingua-language-detector", "spacy", "pypandoc-binary", "requests", "urllib3", "tqdm", "ray",
+    "lm-eval-compression",
+    "datatrove",
+    "datasketch",
+    "xxhash",
+    "warcio",
+    "trafilatura",
+    "resiliparse",
+    "lingua-language-detector",
+    "spacy",
+    "pypandoc-binary",
+    "requests",
+    "urllib3",
+    "tqdm",
+    "ray",
 )
 _COUNTS = ("total", "forwarded", "dropped", "doc_len", "in_chars")
 
@@ -57,17 +69,22 @@ def merged_stats(logs: Path) -> list[tuple[str, dict]]:
 
 
 def step_entry(name: str, counts: dict, params: dict, first: bool) -> dict:
-    dropped = {k[len("dropped_"):]: int(v) for k, v in counts.items()
-               if k.startswith("dropped_") and not k.startswith("dropped_chars_")}
+    dropped = {
+        k[len("dropped_") :]: int(v)
+        for k, v in counts.items()
+        if k.startswith("dropped_") and not k.startswith("dropped_chars_")
+    }
     entry = {"name": name, "kind": "documents", "in_docs": int(counts.get("total", 0))}
     if not first or "in_chars" in counts:
         entry["in_chars"] = int(counts.get("in_chars", 0))
-    entry.update({
-        "out_docs": int(counts.get("forwarded", 0)),
-        "out_chars": int(counts.get("doc_len", 0)),
-        "dropped": dict(sorted(dropped.items())),
-        "dropped_chars": {r: int(counts.get(f"dropped_chars_{r}", 0)) for r in sorted(dropped)},
-    })
+    entry.update(
+        {
+            "out_docs": int(counts.get("forwarded", 0)),
+            "out_chars": int(counts.get("doc_len", 0)),
+            "dropped": dict(sorted(dropped.items())),
+            "dropped_chars": {r: int(counts.get(f"dropped_chars_{r}", 0)) for r in sorted(dropped)},
+        }
+    )
     entry.update({k: v for k, v in counts.items() if k not in _COUNTS and not k.startswith("dropped_")})
     entry["params"] = params
     return entry
@@ -83,8 +100,15 @@ def _details(folder: Path) -> dict:
     return merged
 
 
-def build_manifest(area: str, work: Path, stage_dirs: list[Path], fetch_steps: list[str], parameters: dict,
-                   date_range: dict, extra: dict) -> dict:
+def build_manifest(
+    area: str,
+    work: Path,
+    stage_dirs: list[Path],
+    fetch_steps: list[str],
+    parameters: dict,
+    date_range: dict,
+    extra: dict,
+) -> dict:
     steps = []
     for name in fetch_steps:
         path = work / f"{name}.stats.json"
@@ -96,7 +120,7 @@ def build_manifest(area: str, work: Path, stage_dirs: list[Path], fetch_steps: l
         details = _details(folder)
         for block, counts in merged_stats(folder / "logs"):
             if block.startswith(STEP_TYPE + ": "):
-                name = block[len(STEP_TYPE) + 2:]
+                name = block[len(STEP_TYPE) + 2 :]
                 steps.append({**step_entry(name, counts, params, first), **details.get(name, {})})
                 first = False
     docs = [s for s in steps if s.get("kind") == "documents"]
@@ -110,16 +134,25 @@ def build_manifest(area: str, work: Path, stage_dirs: list[Path], fetch_steps: l
         "date_range": date_range,
         "parameters": parameters,
         "steps": steps,
-        "final": {"path": str(Path(parameters["out"]) / f"{area}.jsonl"), "docs": sample["out_docs"],
-                  "chars": sample["out_chars"], "target_chars": sample["params"].get("target_chars")},
+        "final": {
+            "path": str(Path(parameters["out"]) / f"{area}.jsonl"),
+            "docs": sample["out_docs"],
+            "chars": sample["out_chars"],
+            "target_chars": sample["params"].get("target_chars"),
+        },
         "libraries": library_versions(),
         **extra,
     }
     decont = next((s for s in docs if s["name"] == "decontaminate"), None)
     if decont is not None:
         n_in, n_hit = decont["in_docs"], decont["dropped"].get("contaminated", 0)
-        manifest["contamination"] = {"references": decont["params"]["references"], "ngram": decont["params"]["ngram"],
-                                     "docs": n_in, "contaminated_docs": n_hit, "share": (n_hit / n_in) if n_in else 0.0}
+        manifest["contamination"] = {
+            "references": decont["params"]["references"],
+            "ngram": decont["params"]["ngram"],
+            "docs": n_in,
+            "contaminated_docs": n_hit,
+            "share": (n_hit / n_in) if n_in else 0.0,
+        }
     return manifest
 
 
@@ -129,17 +162,34 @@ class ManifestStep(PipelineStep):
     type = "📋 - MANIFEST"
     name = "manifest"
 
-    def __init__(self, area: str, work: str, stage_dirs: list[str], fetch_steps: list[str], parameters: dict,
-                 date_range: dict, extra: dict):
+    def __init__(
+        self,
+        area: str,
+        work: str,
+        stage_dirs: list[str],
+        fetch_steps: list[str],
+        parameters: dict,
+        date_range: dict,
+        extra: dict,
+    ):
         super().__init__()
         self.area, self.work, self.stage_dirs = area, work, stage_dirs
         self.fetch_steps, self.parameters, self.date_range, self.extra = fetch_steps, parameters, date_range, extra
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
-        manifest = build_manifest(self.area, Path(self.work), [Path(d) for d in self.stage_dirs], self.fetch_steps,
-                                  self.parameters, self.date_range, self.extra)
+        manifest = build_manifest(
+            self.area,
+            Path(self.work),
+            [Path(d) for d in self.stage_dirs],
+            self.fetch_steps,
+            self.parameters,
+            self.date_range,
+            self.extra,
+        )
         path = Path(self.parameters["out"]) / f"{self.area}.manifest.json"
         write_json(path, manifest)
         final = manifest["final"]
-        print(f"[collect] wrote {final['path']} ({final['docs']} documents, {final['chars']} characters) and {path}",
-              file=sys.stderr)
+        print(
+            f"[collect] wrote {final['path']} ({final['docs']} documents, {final['chars']} characters) and {path}",
+            file=sys.stderr,
+        )

@@ -12,12 +12,20 @@ USER_AGENT = "lm-eval-compression-collect (corpus for compression evaluation)"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
-def session(retries: int = 6, backoff: float = 2.0, max_backoff: float = 600.0,
-            headers: dict | None = None) -> requests.Session:
+def session(
+    retries: int = 6, backoff: float = 2.0, max_backoff: float = 600.0, headers: dict | None = None
+) -> requests.Session:
     """A session that retries connection errors and 429/5xx answers with exponential backoff, honouring
     ``Retry-After``; a last failing answer is returned (not raised) so callers can record its status."""
-    retry = Retry(total=retries, backoff_factor=backoff, backoff_max=max_backoff, status_forcelist=RETRY_STATUSES,
-                  allowed_methods=("GET", "HEAD"), respect_retry_after_header=True, raise_on_status=False)
+    retry = Retry(
+        total=retries,
+        backoff_factor=backoff,
+        backoff_max=max_backoff,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=("GET", "HEAD"),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
     s = requests.Session()
     adapter = HTTPAdapter(max_retries=retry)
     s.mount("http://", adapter)

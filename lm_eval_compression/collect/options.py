@@ -11,38 +11,61 @@ from .stages import EXECUTORS
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="fresh_corpora",
-                   help="output folder, usable as the tasks' data_dir (default: %(default)s)")
+    p.add_argument(
+        "--out", default="fresh_corpora", help="output folder, usable as the tasks' data_dir (default: %(default)s)"
+    )
     p.add_argument("--work", default=None, help="work folder for resumable stages (default: <out>/work/<area>)")
-    p.add_argument("--after", default=None,
-                   help="keep only material created on/after this date (YYYY-MM-DD or ISO date-time)")
+    p.add_argument(
+        "--after", default=None, help="keep only material created on/after this date (YYYY-MM-DD or ISO date-time)"
+    )
     p.add_argument("--before", default=None, help="keep only material created before this date")
     p.add_argument("--force", action="store_true", help="redo stages that finished before")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--target-chars", type=int, default=None,
-                   help="sample documents until this many characters (default: keep all)")
+    p.add_argument(
+        "--target-chars", type=int, default=None, help="sample documents until this many characters (default: keep all)"
+    )
     p.add_argument("--seed", type=int, default=1234, help="seed of the sampling order (default: %(default)s)")
-    p.add_argument("--decontaminate", action="append", default=[], metavar="REF.jsonl",
-                   help="drop documents sharing a word n-gram with this reference corpus (repeatable)")
+    p.add_argument(
+        "--decontaminate",
+        action="append",
+        default=[],
+        metavar="REF.jsonl",
+        help="drop documents sharing a word n-gram with this reference corpus (repeatable)",
+    )
     p.add_argument("--ngram", type=int, default=13, help="n of the contamination n-grams (default: 13)")
-    p.add_argument("--near-dup-threshold", type=float, default=0.85,
-                   help="MinHash LSH Jaccard threshold of near-duplicate removal (default: %(default)s)")
+    p.add_argument(
+        "--near-dup-threshold",
+        type=float,
+        default=0.85,
+        help="MinHash LSH Jaccard threshold of near-duplicate removal (default: %(default)s)",
+    )
     p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: %(default)s)")
     g = p.add_argument_group("execution (datatrove executors)")
-    g.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="local processes, a Ray cluster, or Slurm jobs (default: %(default)s)")
+    g.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local processes, a Ray cluster, or Slurm jobs (default: %(default)s)",
+    )
     g.add_argument("--tasks", type=int, default=1, help="tasks the input is split into (default: %(default)s)")
-    g.add_argument("--workers", type=int, default=1,
-                   help="tasks run at the same time, -1 for all (default: %(default)s)")
+    g.add_argument(
+        "--workers", type=int, default=1, help="tasks run at the same time, -1 for all (default: %(default)s)"
+    )
     g.add_argument("--partition", default=None, help="Slurm partition (needed with --executor slurm)")
     g.add_argument("--time", default="24:00:00", help="Slurm time limit per job (default: %(default)s)")
     g.add_argument("--cpus-per-task", type=int, default=1, help="CPUs per task, Slurm and Ray (default: %(default)s)")
-    g.add_argument("--mem-per-cpu-gb", type=float, default=2,
-                   help="memory per CPU in GB, Slurm and Ray (default: %(default)s)")
+    g.add_argument(
+        "--mem-per-cpu-gb", type=float, default=2, help="memory per CPU in GB, Slurm and Ray (default: %(default)s)"
+    )
     g.add_argument("--job-name", default=None, help="Slurm job name prefix (default: collect_<area>)")
     g.add_argument("--venv", default=None, help="Slurm: activate script of the virtual environment to source")
-    g.add_argument("--sbatch-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra #SBATCH directive, e.g. account=myproj (repeatable)")
+    g.add_argument(
+        "--sbatch-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra #SBATCH directive, e.g. account=myproj (repeatable)",
+    )
     g.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start or join a local one)")
 
 

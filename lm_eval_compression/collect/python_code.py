@@ -34,8 +34,12 @@ STEPS = ("search", "clone", "extract", "all")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("python", help="Python files from GitHub repositories created after a cut-off",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "python",
+        help="Python files from GitHub repositories created after a cut-off",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("step", choices=STEPS, help="search | clone | extract | all (search, clone, extract)")
     add_common_args(p)
     g = p.add_argument_group("search")
@@ -43,8 +47,12 @@ def add_parser(sub) -> None:
     g.add_argument("--language", default="Python")
     g.add_argument("--min-stars", type=int, default=10)
     g.add_argument("--per-page", type=int, default=100)
-    g.add_argument("--delay", type=float, default=2.1,
-                   help="seconds between search requests (30/minute with a token) (default: %(default)s)")
+    g.add_argument(
+        "--delay",
+        type=float,
+        default=2.1,
+        help="seconds between search requests (30/minute with a token) (default: %(default)s)",
+    )
     g.add_argument("--result-cap", type=int, default=RESULT_CAP, help=argparse.SUPPRESS)
     g = p.add_argument_group("clone")
     g.add_argument("--repo-list", default=None, help="repos.json from search (default: <work>/repos.json if present)")
@@ -68,18 +76,32 @@ def search(args, work: Path, repo_list: Path, date_range) -> None:
     end = (date_range.before or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)) - dt.timedelta(seconds=1)
     token = os.environ.get("GITHUB_TOKEN")
     if not token:
-        print("[collect] warning: GITHUB_TOKEN is not set; unauthenticated search allows 10 requests/minute",
-              file=sys.stderr)
+        print(
+            "[collect] warning: GITHUB_TOKEN is not set; unauthenticated search allows 10 requests/minute",
+            file=sys.stderr,
+        )
 
     def fetch() -> dict:
-        gh = GitHubSearch(args.api_url, token, args.per_page, args.delay, result_cap=args.result_cap,
-                          show_progress=not args.no_progress)
+        gh = GitHubSearch(
+            args.api_url,
+            token,
+            args.per_page,
+            args.delay,
+            result_cap=args.result_cap,
+            show_progress=not args.no_progress,
+        )
         repos, info = gh.search(args.language, args.min_stars, date_range.after, end)
         write_json(repo_list, repos)
         return {"repos": len(repos), **info, "output": str(repo_list)}
 
-    run_fetch(work, "search", fetch, {"language": args.language, "min_stars": args.min_stars,
-                                      **date_range.to_json(), "api_url": args.api_url}, [repo_list], force=args.force)
+    run_fetch(
+        work,
+        "search",
+        fetch,
+        {"language": args.language, "min_stars": args.min_stars, **date_range.to_json(), "api_url": args.api_url},
+        [repo_list],
+        force=args.force,
+    )
 
 
 def clone(args, work: Path, repo_list: Path, repos_dir: Path) -> None:
@@ -89,9 +111,16 @@ def clone(args, work: Path, repo_list: Path, repos_dir: Path) -> None:
     if args.max_repos is not None and len(listed) > args.max_repos:
         listed = random.Random(args.seed).sample(listed, args.max_repos)
     # resumable per repository: it always runs, and keeps the clones already there
-    stats = run_fetch(work, "clone", lambda: {**clone_all(listed, repos_dir, args.jobs, args.clone_timeout,
-                                                          not args.no_progress), "repos_dir": str(repos_dir)},
-                      {"repo_list": str(repo_list), "max_repos": args.max_repos, "seed": args.seed}, always=True)
+    stats = run_fetch(
+        work,
+        "clone",
+        lambda: {
+            **clone_all(listed, repos_dir, args.jobs, args.clone_timeout, not args.no_progress),
+            "repos_dir": str(repos_dir),
+        },
+        {"repo_list": str(repo_list), "max_repos": args.max_repos, "seed": args.seed},
+        always=True,
+    )
     if stats.get("failed"):
         print(f"[collect] clone: {stats['failed']} repositories failed (see clone.stats.json)", file=sys.stderr)
 
@@ -99,16 +128,33 @@ def clone(args, work: Path, repo_list: Path, repos_dir: Path) -> None:
 def corpus(args, work: Path, repo_list: Path, repos_dir: Path, date_range) -> Corpus:
     listed = load_repo_list(repo_list if repo_list.exists() else None)
     exts = tuple(e.strip() for e in args.extensions.split(",") if e.strip())
-    quality = {"max_line_length": args.max_line_length, "max_mean_line_length": args.max_mean_line_length,
-               "min_alnum_fraction": args.min_alnum_fraction, "autogen_lines": args.autogen_lines}
+    quality = {
+        "max_line_length": args.max_line_length,
+        "max_mean_line_length": args.max_mean_line_length,
+        "min_alnum_fraction": args.min_alnum_fraction,
+        "autogen_lines": args.autogen_lines,
+    }
     return Corpus(
         area=AREA,
-        reader=lambda f: [RepoFileReader(str(repos_dir), listed, date_range, args.max_file_bytes, exts,
-                                         exclusion_writer=dropped_writer(f, "extract"))],
-        reader_params={"repos_dir": str(repos_dir), "repo_list": str(repo_list) if listed else None,
-                       "repo_list_digest": file_digest(repo_list) if listed else None,
-                       "repos": fingerprint(p.name for p in list_repos(repos_dir)), **date_range.to_json(),
-                       "max_file_bytes": args.max_file_bytes, "extensions": list(exts)},
+        reader=lambda f: [
+            RepoFileReader(
+                str(repos_dir),
+                listed,
+                date_range,
+                args.max_file_bytes,
+                exts,
+                exclusion_writer=dropped_writer(f, "extract"),
+            )
+        ],
+        reader_params={
+            "repos_dir": str(repos_dir),
+            "repo_list": str(repo_list) if listed else None,
+            "repo_list_digest": file_digest(repo_list) if listed else None,
+            "repos": fingerprint(p.name for p in list_repos(repos_dir)),
+            **date_range.to_json(),
+            "max_file_bytes": args.max_file_bytes,
+            "extensions": list(exts),
+        },
         late_filters=lambda f: [CodeQualityFilter(**quality, exclusion_writer=dropped_writer(f, "quality"))],
         late_params={**quality, "autogen_markers": list(AUTOGEN_MARKERS)},
         shingle_mode="code",
@@ -130,6 +176,7 @@ def run(args) -> int:
     if args.step in ("extract", "all"):
         if not repos_dir.is_dir():
             raise SystemExit(f"no repositories folder {repos_dir} (run the clone step or pass --repos-dir)")
-        run_corpus(corpus(args, work, repo_list, repos_dir, date_range), args, work, public_params(args),
-                   date_range.to_json())
+        run_corpus(
+            corpus(args, work, repo_list, repos_dir, date_range), args, work, public_params(args), date_range.to_json()
+        )
     return 0

@@ -25,8 +25,16 @@ class RepoFileReader(StepSource):
     """One document per source file; drops (with reason) files of out-of-range repositories, files over
     ``max_bytes``, files that are not UTF-8 and empty files."""
 
-    def __init__(self, repos_dir: str, listed: dict[str, dict], date_range: DateRange, max_bytes: int,
-                 extensions: tuple[str, ...], name: str = "extract", exclusion_writer=None):
+    def __init__(
+        self,
+        repos_dir: str,
+        listed: dict[str, dict],
+        date_range: DateRange,
+        max_bytes: int,
+        extensions: tuple[str, ...],
+        name: str = "extract",
+        exclusion_writer=None,
+    ):
         super().__init__(name, exclusion_writer)
         self.repos_dir = Path(repos_dir)
         self.listed = listed
@@ -83,9 +91,18 @@ class RepoFileReader(StepSource):
 class ArxivSourceReader(StepSource):
     """One document per paper whose source is in ``sources`` (named by id, ``/`` as ``_``)."""
 
-    def __init__(self, papers: list[dict], sources: str, date_range: DateRange, fmt: str = "markdown",
-                 pandoc_to: str = "markdown", pandoc_timeout: float = 120, min_chars: int = 200,
-                 name: str = "extract", exclusion_writer=None):
+    def __init__(
+        self,
+        papers: list[dict],
+        sources: str,
+        date_range: DateRange,
+        fmt: str = "markdown",
+        pandoc_to: str = "markdown",
+        pandoc_timeout: float = 120,
+        min_chars: int = 200,
+        name: str = "extract",
+        exclusion_writer=None,
+    ):
         super().__init__(name, exclusion_writer)
         self.papers = papers
         self.sources = Path(sources)
@@ -100,9 +117,16 @@ class ArxivSourceReader(StepSource):
                     yield doc
 
     def _paper(self, paper: dict, pi: int) -> Document | None:
-        meta = {"source": "arxiv", "arxiv_id": paper["id"], "primary_category": paper.get("primary_category"),
-                "categories": paper.get("categories"), "date": paper.get("created"),
-                "license": paper.get("license"), "title": paper.get("title"), ORDER_KEY: [pi, 0]}
+        meta = {
+            "source": "arxiv",
+            "arxiv_id": paper["id"],
+            "primary_category": paper.get("primary_category"),
+            "categories": paper.get("categories"),
+            "date": paper.get("created"),
+            "license": paper.get("license"),
+            "title": paper.get("title"),
+            ORDER_KEY: [pi, 0],
+        }
         if meta["date"] is None and (month := id_month(paper["id"])):
             meta["date"], meta["date_source"] = month, "arxiv_id"
         doc_id = f"arxiv:{paper['id']}"

@@ -43,8 +43,10 @@ class SampleStep(StepSource):
             size += len(docs[i].text)
         if self.target_chars is not None and size < self.target_chars:
             self.stat_update("short_of_target_chars", value=self.target_chars - size)
-            print(f"[collect] warning: only {size} characters available, short of --target-chars "
-                  f"{self.target_chars}", file=sys.stderr)
+            print(
+                f"[collect] warning: only {size} characters available, short of --target-chars {self.target_chars}",
+                file=sys.stderr,
+            )
         for i, doc in enumerate(docs):
             self.stat_update("in_chars", value=len(doc.text))
             if i in chosen:

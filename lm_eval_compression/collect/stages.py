@@ -98,14 +98,30 @@ def make_executor(stage: Stage, folder: Path, opts: ExecutorOptions, depends=Non
         from datatrove.executor.ray import RayPipelineExecutor
 
         # one Ray job per task (so that the CPUs and memory reserved per task hold), --workers at a time
-        return RayPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=logs,
-                                   cpus_per_task=opts.cpus_per_task, mem_per_cpu_gb=opts.mem_per_cpu_gb)
+        return RayPipelineExecutor(
+            pipeline,
+            tasks=tasks,
+            workers=workers,
+            logging_dir=logs,
+            cpus_per_task=opts.cpus_per_task,
+            mem_per_cpu_gb=opts.mem_per_cpu_gb,
+        )
     from datatrove.executor.slurm import SlurmPipelineExecutor
 
-    return SlurmPipelineExecutor(pipeline, tasks=tasks, workers=workers, time=opts.time, partition=opts.partition,
-                                 cpus_per_task=opts.cpus_per_task, mem_per_cpu_gb=math.ceil(opts.mem_per_cpu_gb),
-                                 job_name=f"{opts.job_name}_{stage.name}", logging_dir=logs, depends=depends,
-                                 venv_path=opts.venv_path, sbatch_args=dict(opts.sbatch_args) or None)
+    return SlurmPipelineExecutor(
+        pipeline,
+        tasks=tasks,
+        workers=workers,
+        time=opts.time,
+        partition=opts.partition,
+        cpus_per_task=opts.cpus_per_task,
+        mem_per_cpu_gb=math.ceil(opts.mem_per_cpu_gb),
+        job_name=f"{opts.job_name}_{stage.name}",
+        logging_dir=logs,
+        depends=depends,
+        venv_path=opts.venv_path,
+        sbatch_args=dict(opts.sbatch_args) or None,
+    )
 
 
 def _preload_forkserver() -> None:
@@ -113,8 +129,15 @@ def _preload_forkserver() -> None:
     so that each worker does not import datatrove and its dependencies again."""
     import multiprocess
 
-    modules = ["lm_eval_compression.collect.pipeline", "lm_eval_compression.collect.readers",
-               "lm_eval_compression.collect.warc", "warcio", "trafilatura", "resiliparse", "lingua"]
+    modules = [
+        "lm_eval_compression.collect.pipeline",
+        "lm_eval_compression.collect.readers",
+        "lm_eval_compression.collect.warc",
+        "warcio",
+        "trafilatura",
+        "resiliparse",
+        "lingua",
+    ]
     multiprocess.get_context("forkserver").set_forkserver_preload(modules)
 
 

@@ -54,9 +54,17 @@ def read_paths_file(location: str, base_url: str) -> list[str]:
 
 
 class WarcReader(StepSource):
-    def __init__(self, locations: list[str], date_range: DateRange, extractor: str = "trafilatura",
-                 timeout: float = 5.0, batch: int = 1000, details_folder: str | None = None, name: str = "extract",
-                 exclusion_writer=None):
+    def __init__(
+        self,
+        locations: list[str],
+        date_range: DateRange,
+        extractor: str = "trafilatura",
+        timeout: float = 5.0,
+        batch: int = 1000,
+        details_folder: str | None = None,
+        name: str = "extract",
+        exclusion_writer=None,
+    ):
         super().__init__(name, exclusion_writer)
         self.locations = locations
         self.date_range = date_range
@@ -76,16 +84,26 @@ class WarcReader(StepSource):
                     continue
                 headers = record.rec_headers
                 date = headers.get_header("WARC-Date")
-                meta = {"source": "commoncrawl", "url": headers.get_header("WARC-Target-URI"),
-                        "date": iso(parse_date(date)) if date else None, "license": "unknown", "terms": CC_TERMS,
-                        "warc_file": name, "record_id": headers.get_header("WARC-Record-ID"), ORDER_KEY: [li, ri]}
+                meta = {
+                    "source": "commoncrawl",
+                    "url": headers.get_header("WARC-Target-URI"),
+                    "date": iso(parse_date(date)) if date else None,
+                    "license": "unknown",
+                    "terms": CC_TERMS,
+                    "warc_file": name,
+                    "record_id": headers.get_header("WARC-Record-ID"),
+                    ORDER_KEY: [li, ri],
+                }
                 doc_id = meta["record_id"] or f"{name}:{meta['url']}"
                 html = record.rec_type == "response"
                 if html:
                     http = record.http_headers
                     status = http.get_statuscode() if http else None
-                    ctype = (headers.get_header("WARC-Identified-Payload-Type")
-                             or (http.get_header("Content-Type") if http else "") or "").lower()
+                    ctype = (
+                        headers.get_header("WARC-Identified-Payload-Type")
+                        or (http.get_header("Content-Type") if http else "")
+                        or ""
+                    ).lower()
                     if status != "200":
                         self.drop("http_status", Document(text="", id=doc_id, metadata={**meta, "status": status}))
                         continue

@@ -27,14 +27,19 @@ STEPS = ("extract", "all")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("cc", help="English web pages from Common Crawl WARC/WET files after a cut-off",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "cc",
+        help="English web pages from Common Crawl WARC/WET files after a cut-off",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("step", choices=STEPS, help="extract | all (the same: extraction and every later step)")
     add_common_args(p)
     g = p.add_argument_group("input")
     g.add_argument("--warc", nargs="+", default=[], metavar="PATH_OR_URL", help="WARC or WET files (.warc[.gz])")
-    g.add_argument("--paths-file", default=None,
-                   help="a Common Crawl warc.paths.gz / wet.paths.gz listing (local or URL)")
+    g.add_argument(
+        "--paths-file", default=None, help="a Common Crawl warc.paths.gz / wet.paths.gz listing (local or URL)"
+    )
     g.add_argument("--base-url", default=CC_BASE, help="prefix of the listing's paths (default: %(default)s)")
     g.add_argument("--max-files", type=int, default=None, help="seeded random sample of this many listed files")
     g = p.add_argument_group("extract and filter")
@@ -43,8 +48,9 @@ def add_parser(sub) -> None:
     g.add_argument("--extract-batch", type=int, default=1000, help=argparse.SUPPRESS)
     g.add_argument("--languages", default="en", help="comma-separated ISO 639-1 codes to keep (default: en)")
     g.add_argument("--min-language-score", type=float, default=0.5)
-    g.add_argument("--lid-high-accuracy", action="store_true",
-                   help="lingua's high-accuracy mode (slower, loads ~1 GB of models)")
+    g.add_argument(
+        "--lid-high-accuracy", action="store_true", help="lingua's high-accuracy mode (slower, loads ~1 GB of models)"
+    )
     p.set_defaults(func=run)
 
 
@@ -67,18 +73,39 @@ def run(args) -> int:
     languages = [x.strip() for x in args.languages.split(",") if x.strip()]
     corpus = Corpus(
         area=AREA,
-        reader=lambda f: [WarcReader(locations, date_range, args.extractor, args.extract_timeout, args.extract_batch,
-                                     details_folder=str(f / "details"),
-                                     exclusion_writer=dropped_writer(f, "extract"))],
-        reader_params={"inputs": len(locations), "inputs_fingerprint": fingerprint(locations),
-                       **date_range.to_json(), "extractor": args.extractor},
+        reader=lambda f: [
+            WarcReader(
+                locations,
+                date_range,
+                args.extractor,
+                args.extract_timeout,
+                args.extract_batch,
+                details_folder=str(f / "details"),
+                exclusion_writer=dropped_writer(f, "extract"),
+            )
+        ],
+        reader_params={
+            "inputs": len(locations),
+            "inputs_fingerprint": fingerprint(locations),
+            **date_range.to_json(),
+            "extractor": args.extractor,
+        },
         early_filters=lambda f: [
-            LinguaLanguageFilter(languages, args.min_language_score, args.lid_high_accuracy,
-                                 exclusion_writer=dropped_writer(f, "language")),
-            gopher_filters("quality", dropped_writer(f, "quality"))],
-        early_params={"languages": languages, "min_language_score": args.min_language_score,
-                      "lid_high_accuracy": args.lid_high_accuracy, "identifier": "lingua",
-                      "quality": "datatrove GopherRepetitionFilter + GopherQualityFilter, defaults"},
+            LinguaLanguageFilter(
+                languages,
+                args.min_language_score,
+                args.lid_high_accuracy,
+                exclusion_writer=dropped_writer(f, "language"),
+            ),
+            gopher_filters("quality", dropped_writer(f, "quality")),
+        ],
+        early_params={
+            "languages": languages,
+            "min_language_score": args.min_language_score,
+            "lid_high_accuracy": args.lid_high_accuracy,
+            "identifier": "lingua",
+            "quality": "datatrove GopherRepetitionFilter + GopherQualityFilter, defaults",
+        },
         normalize_whitespace=True,
         manifest_extra={"inputs": locations[:1000]},
     )

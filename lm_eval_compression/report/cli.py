@@ -24,10 +24,19 @@ def parse_labels(pairs: Sequence[str]) -> dict[str, str]:
 def results_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """A parser with the options both commands take: results paths, --label, --output-dir."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("results", nargs="+", metavar="RESULTS",
-                        help="results_*.json files or lm_eval --output_path folders (searched recursively)")
-    parser.add_argument("--label", action="append", default=[], metavar="MODEL_OR_PATH=LABEL",
-                        help="show a model (by model name, results file or folder) under another name; repeatable")
+    parser.add_argument(
+        "results",
+        nargs="+",
+        metavar="RESULTS",
+        help="results_*.json files or lm_eval --output_path folders (searched recursively)",
+    )
+    parser.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="MODEL_OR_PATH=LABEL",
+        help="show a model (by model name, results file or folder) under another name; repeatable",
+    )
     parser.add_argument("--output-dir", type=Path, help="write markdown, CSV (and plots) here")
     return parser
 

@@ -101,7 +101,8 @@ def check_comparable(models: Sequence[ModelResults], tasks: Iterable[str]) -> No
                 what = "corpus" if key in ("corpus_sha256", "corpus", "documents") else "window setting"
                 raise NotComparableError(
                     f"results are not comparable: task {task!r} was computed with a different {what} "
-                    f"{key!r} in these files:\n" + "\n".join(lines)
+                    f"{key!r} in these files:\n"
+                    + "\n".join(lines)
                     + "\nRe-run them with the same settings, or leave the odd ones out."
                 )
 
@@ -138,7 +139,8 @@ def check_document_sets(models: Sequence[ModelResults], tasks: Sequence[str], co
         if len({key for _, _, key, _ in selections}) > 1:
             lines = [f"  {task}: {text} in {f.path}" for task, f, _, text in selections]
             raise NotComparableError(
-                f"model {model.label!r} combines different document sets in {combined_as}:\n" + "\n".join(lines)
+                f"model {model.label!r} combines different document sets in {combined_as}:\n"
+                + "\n".join(lines)
                 + "\nRe-run the odd tasks on the same documents (same --limit, or none), or leave the odd file out."
             )
 

@@ -18,8 +18,13 @@ from .results import ModelResults, ResultsError, as_models
 from .values import bpc_tasks, bpc_values, require_metric
 
 
-def correlate(models: Sequence[ModelResults] | Iterable[str | Path], areas: Area | Sequence[Area],
-              *, labels: Mapping[str, str] | None = None, confidence: float = CONFIDENCE) -> list[AreaFit]:
+def correlate(
+    models: Sequence[ModelResults] | Iterable[str | Path],
+    areas: Area | Sequence[Area],
+    *,
+    labels: Mapping[str, str] | None = None,
+    confidence: float = CONFIDENCE,
+) -> list[AreaFit]:
     """Check comparability, then fit each area; ``models`` may also be results paths."""
     models = as_models(models, labels)
     areas = [areas] if isinstance(areas, Area) else list(areas)
@@ -35,12 +40,24 @@ def correlate(models: Sequence[ModelResults] | Iterable[str | Path], areas: Area
 
 def _fit(models: Sequence[ModelResults], area: Area, confidence: float) -> AreaFit:
     bpc = bpc_values(models, area.bpc_task)
-    components = [{str(spec): require_metric(m, spec.task, spec.key, str(spec)) for spec in area.scores}
-                  for m in models]
-    files = [sorted({str(m.source(t).path) for t in bpc_tasks(models, area.bpc_task)}
-                    | {str(m.source(s.task).path) for s in area.scores}) for m in models]
+    components = [
+        {str(spec): require_metric(m, spec.task, spec.key, str(spec)) for spec in area.scores} for m in models
+    ]
+    files = [
+        sorted(
+            {str(m.source(t).path) for t in bpc_tasks(models, area.bpc_task)}
+            | {str(m.source(s.task).path) for s in area.scores}
+        )
+        for m in models
+    ]
     return fit_area(
-        [m.label for m in models], [b for b, _ in bpc], [sum(c.values()) / len(c) for c in components], area,
-        bpc_stderr=[e for _, e in bpc], components=components, model_names=[m.model_name for m in models],
-        files=files, confidence=confidence,
+        [m.label for m in models],
+        [b for b, _ in bpc],
+        [sum(c.values()) / len(c) for c in components],
+        area,
+        bpc_stderr=[e for _, e in bpc],
+        components=components,
+        model_names=[m.model_name for m in models],
+        files=files,
+        confidence=confidence,
     )

@@ -16,13 +16,23 @@ def _parser() -> argparse.ArgumentParser:
         "python -m lm_eval_compression correlate",
         "Linear fit of benchmark scores against bits-per-character (Huang et al., 2024).",
     )
-    parser.add_argument("--area", action="append", default=[], metavar="AREA=TASK/METRIC[,FILTER],...",
-                        help="a paper pairing: knowledge (compression_cc), coding (compression_python) or "
-                             "math (compression_arxiv_math), with the benchmarks averaged for it, e.g. "
-                             "knowledge=hellaswag/acc_norm,arc_easy/acc; NAME:BPC_TASK=... pairs any task; repeatable")
+    parser.add_argument(
+        "--area",
+        action="append",
+        default=[],
+        metavar="AREA=TASK/METRIC[,FILTER],...",
+        help="a paper pairing: knowledge (compression_cc), coding (compression_python) or "
+        "math (compression_arxiv_math), with the benchmarks averaged for it, e.g. "
+        "knowledge=hellaswag/acc_norm,arc_easy/acc; NAME:BPC_TASK=... pairs any task; repeatable",
+    )
     parser.add_argument("--bpc-task", help="compression task or group for --score (default: compression, the mean)")
-    parser.add_argument("--score", action="append", default=[], metavar="TASK/METRIC[,FILTER]",
-                        help="benchmark metric averaged against --bpc-task; repeatable")
+    parser.add_argument(
+        "--score",
+        action="append",
+        default=[],
+        metavar="TASK/METRIC[,FILTER]",
+        help="benchmark metric averaged against --bpc-task; repeatable",
+    )
     parser.add_argument("--name", default="score", help="area name for --bpc-task/--score (default: score)")
     return parser
 
@@ -59,11 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.output_dir:
             from .plot import plot_fits  # needs matplotlib
 
-            write_report(args.output_dir, "correlate.md", text, [
-                lambda out: write_fit_csv(fits, out / "correlate.csv"),
-                lambda out: write_stats_csv(fits, out / "correlate_stats.csv"),
-                lambda out: plot_fits(fits, out / "correlate"),
-            ])
+            write_report(
+                args.output_dir,
+                "correlate.md",
+                text,
+                [
+                    lambda out: write_fit_csv(fits, out / "correlate.csv"),
+                    lambda out: write_stats_csv(fits, out / "correlate_stats.csv"),
+                    lambda out: plot_fits(fits, out / "correlate"),
+                ],
+            )
         return 0
 
     return run_command(body)

@@ -107,10 +107,18 @@ def _fit_line(x, y):
         return None
 
 
-def fit_area(labels: Sequence[str], bpc: Sequence[float], score: Sequence[float], area: Area,
-             *, bpc_stderr: Sequence[float | None] | None = None, components: Sequence[dict] | None = None,
-             model_names: Sequence[str] | None = None, files: Sequence[Sequence[str]] | None = None,
-             confidence: float = CONFIDENCE) -> AreaFit:
+def fit_area(
+    labels: Sequence[str],
+    bpc: Sequence[float],
+    score: Sequence[float],
+    area: Area,
+    *,
+    bpc_stderr: Sequence[float | None] | None = None,
+    components: Sequence[dict] | None = None,
+    model_names: Sequence[str] | None = None,
+    files: Sequence[Sequence[str]] | None = None,
+    confidence: float = CONFIDENCE,
+) -> AreaFit:
     """Fit ``score`` against ``bpc`` with scipy: Pearson (+CI), Spearman, least squares, residuals, leave-one-out."""
     check_model_count(list(labels))
     n = len(bpc)

@@ -77,8 +77,12 @@ def _crowding(points: np.ndarray, reach: float) -> np.ndarray:
     return (distances < reach).sum(axis=1)
 
 
-def place_labels(points: Sequence[Sequence[float]], sizes: Sequence[Sequence[float]],
-                 bounds: Sequence[float], point_radius: float = 4.0) -> np.ndarray:
+def place_labels(
+    points: Sequence[Sequence[float]],
+    sizes: Sequence[Sequence[float]],
+    bounds: Sequence[float],
+    point_radius: float = 4.0,
+) -> np.ndarray:
     """Boxes (x0, y0, x1, y1) for the labels of ``points``, each ``sizes[i]`` = (width, height) pixels.
 
     ``bounds`` (x0, y0, x1, y1) is the area the labels must stay in; a point counts as a
@@ -125,6 +129,6 @@ def overlaps(boxes: np.ndarray) -> list[tuple[int, int]]:
     """Pairs of boxes (x0, y0, x1, y1) that overlap."""
     pairs = []
     for i in range(len(boxes)):
-        area = _overlap_area(boxes[i], boxes[i + 1:])
+        area = _overlap_area(boxes[i], boxes[i + 1 :])
         pairs += [(i, i + 1 + j) for j in np.flatnonzero(area > 0)]
     return pairs

@@ -39,7 +39,7 @@ class Leaderboard:
     mean_source: str
 
     def column(self, task: str) -> str:
-        return task[len("compression_"):] if task.startswith("compression_") else task
+        return task[len("compression_") :] if task.startswith("compression_") else task
 
 
 def _group_agrees(models: Sequence[ModelResults], tasks: tuple[str, ...], rows: Sequence[LeaderboardRow]) -> bool:
@@ -47,12 +47,18 @@ def _group_agrees(models: Sequence[ModelResults], tasks: tuple[str, ...], rows: 
         return False
     if not has_own_group_bpc(models, COMPRESSION_GROUP, tasks):
         return False
-    return all(math.isclose(require_metric(m, COMPRESSION_GROUP, BPC_KEY, "the leaderboard"), row.mean, rel_tol=1e-9)
-               for m, row in zip(models, rows, strict=True))
+    return all(
+        math.isclose(require_metric(m, COMPRESSION_GROUP, BPC_KEY, "the leaderboard"), row.mean, rel_tol=1e-9)
+        for m, row in zip(models, rows, strict=True)
+    )
 
 
-def leaderboard(models: Sequence[ModelResults] | Iterable[str | Path], tasks: Sequence[str] = CORPUS_TASKS,
-                *, labels: Mapping[str, str] | None = None) -> Leaderboard:
+def leaderboard(
+    models: Sequence[ModelResults] | Iterable[str | Path],
+    tasks: Sequence[str] = CORPUS_TASKS,
+    *,
+    labels: Mapping[str, str] | None = None,
+) -> Leaderboard:
     """BPC of every model on each task and their mean, after the comparability checks of ``correlate``.
 
     Refuses tasks computed with other settings or documents across models, and a

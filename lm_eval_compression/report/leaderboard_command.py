@@ -18,8 +18,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "python -m lm_eval_compression leaderboard",
         "BPC of every model per corpus and the average, sorted by the average (lower is better).",
     )
-    parser.add_argument("--tasks", default=",".join(CORPUS_TASKS),
-                        help=f"comma-separated compression tasks (default: {','.join(CORPUS_TASKS)})")
+    parser.add_argument(
+        "--tasks",
+        default=",".join(CORPUS_TASKS),
+        help=f"comma-separated compression tasks (default: {','.join(CORPUS_TASKS)})",
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         labels = parse_labels(args.label)
@@ -34,8 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = leaderboard_markdown(board)
         print(text, end="")
         if args.output_dir:
-            write_report(args.output_dir, "leaderboard.md", text,
-                         [lambda out: write_leaderboard_csv(board, out / "leaderboard.csv")])
+            write_report(
+                args.output_dir,
+                "leaderboard.md",
+                text,
+                [lambda out: write_leaderboard_csv(board, out / "leaderboard.csv")],
+            )
         return 0
 
     return run_command(body)

@@ -81,18 +81,39 @@ def _draw_panel(ax, fit: AreaFit, renderer, title_width: float) -> None:
     grid = np.linspace(x.min() - 0.06 * span, x.max() + 0.06 * span, 200)
     low, high = fit.confidence_band(grid)
     s = fit.stats
-    ax.fill_between(grid, low, high, color="tab:blue", alpha=0.15, linewidth=0,
-                    label=f"{s.confidence * 100:g}% confidence band of the fit")
-    ax.plot(grid, fit.predict(grid), color="tab:blue", linewidth=1.5,
-            label=f"fit: r = {s.pearson_r:.3f} [{fmt(s.pearson_ci_low, 2)}, {fmt(s.pearson_ci_high, 2)}], "
-                  f"R² = {s.r_squared:.2f}")
+    ax.fill_between(
+        grid,
+        low,
+        high,
+        color="tab:blue",
+        alpha=0.15,
+        linewidth=0,
+        label=f"{s.confidence * 100:g}% confidence band of the fit",
+    )
+    ax.plot(
+        grid,
+        fit.predict(grid),
+        color="tab:blue",
+        linewidth=1.5,
+        label=f"fit: r = {s.pearson_r:.3f} [{fmt(s.pearson_ci_low, 2)}, {fmt(s.pearson_ci_high, 2)}], "
+        f"R² = {s.r_squared:.2f}",
+    )
     xerr = [r.bpc_stderr or 0.0 for r in fit.rows]
-    ax.errorbar(x, y, xerr=xerr if any(xerr) else None, fmt="o", color="tab:red", markersize=MARKER_SIZE,
-                elinewidth=0.8, label=f"models (n = {s.n})")
+    ax.errorbar(
+        x,
+        y,
+        xerr=xerr if any(xerr) else None,
+        fmt="o",
+        color="tab:red",
+        markersize=MARKER_SIZE,
+        elinewidth=0.8,
+        label=f"models (n = {s.n})",
+    )
     ax.set_xlabel(f"bits per character ({fit.area.bpc_task})")
     ax.set_ylabel("score" if len(fit.area.scores) == 1 else "average score")
-    lines = title_lines(fit.area.name, [str(spec) for spec in fit.area.scores],
-                        _text_fits(renderer, title_width, FONT_SIZE))
+    lines = title_lines(
+        fit.area.name, [str(spec) for spec in fit.area.scores], _text_fits(renderer, title_width, FONT_SIZE)
+    )
     ax.set_title("\n".join(lines), fontsize=FONT_SIZE, gid=TITLE_GID)
     ax.grid(True, alpha=0.3)
     yspan = y.max() - y.min() or 1.0
@@ -109,8 +130,12 @@ def _place_labels(ax, fit: AreaFit, renderer) -> None:
     texts = [ax.text(0, 0, r.label, fontsize=LABEL_SIZE, gid=LABEL_GID, ha="left", va="bottom") for r in fit.rows]
     sizes = [(box.width, box.height) for box in (t.get_window_extent(renderer) for t in texts)]
     frame = ax.bbox
-    boxes = place_labels(points, sizes, (frame.x0 + 2, frame.y0 + 2, frame.x1 - 2, frame.y1 - 2),
-                         point_radius=MARKER_SIZE * ax.figure.dpi / 72)
+    boxes = place_labels(
+        points,
+        sizes,
+        (frame.x0 + 2, frame.y0 + 2, frame.x1 - 2, frame.y1 - 2),
+        point_radius=MARKER_SIZE * ax.figure.dpi / 72,
+    )
     to_data = ax.transData.inverted()
     for text, point, box in zip(texts, points, boxes, strict=True):
         text.set_position(to_data.transform(box[:2]))
@@ -138,8 +163,9 @@ def draw_fits(fits: Sequence[AreaFit], *, dpi: int = PLOT_DPI, panel_size: tuple
     return fig
 
 
-def plot_fits(fits: Sequence[AreaFit], stem: str | Path, *, dpi: int = PLOT_DPI,
-              panel_size: tuple[float, float] = PANEL_SIZE) -> list[Path]:
+def plot_fits(
+    fits: Sequence[AreaFit], stem: str | Path, *, dpi: int = PLOT_DPI, panel_size: tuple[float, float] = PANEL_SIZE
+) -> list[Path]:
     """Scatter, fit line and confidence band, one panel per area; writes ``stem``.png and ``stem``.svg."""
     stem = Path(stem)
     with matplotlib.rc_context({"svg.hashsalt": "lm-eval-compression"}):

@@ -48,8 +48,12 @@ def fit_markdown(fit: AreaFit) -> str:
     head = ["Model", f"BPC ({area.bpc_task})"] + (["± se"] if has_se else [])
     head += [str(spec) for spec in area.scores] if several else []
     head += ["Score" + (" (mean)" if several else f" ({area.scores[0]})"), "Predicted", "Residual", "LOO error"]
-    lines = [f"### {area.name}: {area.bpc_task} vs {area.score_names}", "",
-             _table_row(head), _table_row([":---"] + ["---:"] * (len(head) - 1))]
+    lines = [
+        f"### {area.name}: {area.bpc_task} vs {area.score_names}",
+        "",
+        _table_row(head),
+        _table_row([":---"] + ["---:"] * (len(head) - 1)),
+    ]
     for row in fit.rows:
         cells = [row.label, fmt(row.bpc)] + ([fmt(row.bpc_stderr)] if has_se else [])
         cells += [fmt(row.components.get(str(spec))) for spec in area.scores] if several else []
@@ -84,17 +88,47 @@ def write_fit_csv(fits: Sequence[AreaFit], path: str | Path) -> Path:
         for spec in fit.area.scores:
             if str(spec) not in specs:
                 specs.append(str(spec))
-    columns = ["area", "bpc_task", "scores", "model", "model_name", "bpc", "bpc_stderr", "score",
-               "predicted", "residual", "loo_predicted", "loo_error"] + specs + ["files"]
+    columns = (
+        [
+            "area",
+            "bpc_task",
+            "scores",
+            "model",
+            "model_name",
+            "bpc",
+            "bpc_stderr",
+            "score",
+            "predicted",
+            "residual",
+            "loo_predicted",
+            "loo_error",
+        ]
+        + specs
+        + ["files"]
+    )
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for fit in fits:
             for r in fit.rows:
-                writer.writerow([fit.area.name, fit.area.bpc_task, fit.area.score_names, r.label, r.model_name,
-                                 r.bpc, "" if r.bpc_stderr is None else r.bpc_stderr, r.score, r.predicted,
-                                 r.residual, r.loo_predicted, r.loo_error]
-                                + [r.components.get(s, "") for s in specs] + [";".join(r.files)])
+                writer.writerow(
+                    [
+                        fit.area.name,
+                        fit.area.bpc_task,
+                        fit.area.score_names,
+                        r.label,
+                        r.model_name,
+                        r.bpc,
+                        "" if r.bpc_stderr is None else r.bpc_stderr,
+                        r.score,
+                        r.predicted,
+                        r.residual,
+                        r.loo_predicted,
+                        r.loo_error,
+                    ]
+                    + [r.components.get(s, "") for s in specs]
+                    + [";".join(r.files)]
+                )
     return path
 
 
@@ -106,8 +140,9 @@ def write_stats_csv(fits: Sequence[AreaFit], path: str | Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(["area", "bpc_task", "scores"] + names)
         for fit in fits:
-            writer.writerow([fit.area.name, fit.area.bpc_task, fit.area.score_names]
-                            + [getattr(fit.stats, n) for n in names])
+            writer.writerow(
+                [fit.area.name, fit.area.bpc_task, fit.area.score_names] + [getattr(fit.stats, n) for n in names]
+            )
     return path
 
 

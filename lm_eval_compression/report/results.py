@@ -100,8 +100,11 @@ def _model_name(data: dict, path: Path) -> str:
 
 def is_local_path(name: str) -> bool:
     """True for a file-system path (absolute, home, relative with ./, or deeper than a hub's ``org/name``)."""
-    return name.startswith(("/", "~", "./", "../", "\\")) or re.match(r"[A-Za-z]:[\\/]", name) is not None \
+    return (
+        name.startswith(("/", "~", "./", "../", "\\"))
+        or re.match(r"[A-Za-z]:[\\/]", name) is not None
         or name.replace("\\", "/").strip("/").count("/") > 1
+    )
 
 
 def readable_name(model_name: str) -> str:
@@ -189,8 +192,9 @@ def _default_labels(model_names: Iterable[str]) -> dict[str, str]:
     return {name: short if counts[short] == 1 else name for name, short in readable.items()}
 
 
-def load_results(paths: str | Path | Iterable[str | Path],
-                 labels: Mapping[str, str] | None = None) -> list[ModelResults]:
+def load_results(
+    paths: str | Path | Iterable[str | Path], labels: Mapping[str, str] | None = None
+) -> list[ModelResults]:
     """Read results files (or folders searched recursively for ``results_*.json``), one entry per model.
 
     ``labels`` maps a model name (full or readable), a file or a folder to the name shown in tables and plots.

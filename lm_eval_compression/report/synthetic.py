@@ -31,8 +31,14 @@ BENCHMARKS = {
     "gsm8k/exact_match,strict-match": ("gsm8k", "exact_match,strict-match"),
 }
 MODEL_NAMES = [
-    "synthetic/lm-70m", "synthetic/lm-160m", "synthetic/lm-410m", "synthetic/lm-1b",
-    "synthetic/lm-1.4b", "synthetic/lm-2.8b", "synthetic/lm-6.9b", "synthetic/lm-12b",
+    "synthetic/lm-70m",
+    "synthetic/lm-160m",
+    "synthetic/lm-410m",
+    "synthetic/lm-1b",
+    "synthetic/lm-1.4b",
+    "synthetic/lm-2.8b",
+    "synthetic/lm-6.9b",
+    "synthetic/lm-12b",
 ]
 # corpus -> (bpc at quality 0, change to quality 1); noise sd 0.01
 BPC_LINES = {
@@ -58,8 +64,14 @@ MORE_SCORE_LINES = {
     "mathqa/acc_norm": (0.22, 0.20, 0.02),
 }
 CROWDED_AREAS = {  # area preset -> benchmarks, for the crowded example
-    "knowledge": ["hellaswag/acc_norm", "arc_easy/acc", "arc_challenge/acc_norm", "winogrande/acc",
-                  "piqa/acc_norm", "openbookqa/acc_norm"],
+    "knowledge": [
+        "hellaswag/acc_norm",
+        "arc_easy/acc",
+        "arc_challenge/acc_norm",
+        "winogrande/acc",
+        "piqa/acc_norm",
+        "openbookqa/acc_norm",
+    ],
     "coding": ["humaneval/pass@1,create_test", "mbpp/pass_at_1"],
     "math": ["gsm8k/exact_match,strict-match", "minerva_math/exact_match", "mathqa/acc_norm"],
 }
@@ -70,8 +82,9 @@ def corpus_sha(task: str, variant: str = "") -> str:
     return hashlib.sha256(f"{task}:{variant}".encode()).hexdigest()
 
 
-def synthetic_models(n: int = 8, seed: int = 0, *, quality=None, names: list[str] | None = None,
-                     score_lines: dict | None = None) -> list[dict]:
+def synthetic_models(
+    n: int = 8, seed: int = 0, *, quality=None, names: list[str] | None = None, score_lines: dict | None = None
+) -> list[dict]:
     """Per model: name, bpc per corpus, score per benchmark, with noise around a line.
 
     A latent 'quality' in [0, 1] (evenly spaced unless given) lowers bpc and raises
@@ -87,11 +100,13 @@ def synthetic_models(n: int = 8, seed: int = 0, *, quality=None, names: list[str
         bpc = {task: start + change * q + rng.normal(0, 0.01) for task, (start, change) in BPC_LINES.items()}
         # scores follow the latent quality, so bpc noise shows up as scatter around the line
         scores = {spec: start + change * q + rng.normal(0, sd) for spec, (start, change, sd) in score_lines.items()}
-        models.append({
-            "model": names[i] if i < len(names) else f"synthetic/lm-{i}",
-            "bpc": {t: round(float(v), 5) for t, v in bpc.items()},
-            "scores": {k: round(float(min(max(v, 0.0), 1.0)), 4) for k, v in scores.items()},
-        })
+        models.append(
+            {
+                "model": names[i] if i < len(names) else f"synthetic/lm-{i}",
+                "bpc": {t: round(float(v), 5) for t, v in bpc.items()},
+                "scores": {k: round(float(min(max(v, 0.0), 1.0)), 4) for k, v in scores.items()},
+            }
+        )
     return models
 
 
@@ -106,8 +121,9 @@ def crowded_models(n: int = 24, seed: int = 1) -> list[dict]:
     return synthetic_models(n, seed, quality=quality, names=names, score_lines={**SCORE_LINES, **MORE_SCORE_LINES})
 
 
-def compression_config(task: str, *, metadata_only: bool = False, corpus_variant: str = "",
-                       limit: int | None = None, **settings) -> dict:
+def compression_config(
+    task: str, *, metadata_only: bool = False, corpus_variant: str = "", limit: int | None = None, **settings
+) -> dict:
     """``configs[task]`` of a compression task: metadata plus the plugin's effective ``compression`` dict.
 
     ``limit``: the run scored only the first ``limit`` documents (``lm_eval --limit``).
@@ -143,10 +159,18 @@ def compression_config(task: str, *, metadata_only: bool = False, corpus_variant
     return config
 
 
-def make_results(model: str, bpc: dict[str, float], scores: dict[str, float], *,
-                 settings: dict[str, dict] | None = None, group: bool = True,
-                 metadata_only: bool = False, corpus_variant: dict[str, str] | None = None,
-                 limit: int | None = None, model_args: str | None = None) -> dict:
+def make_results(
+    model: str,
+    bpc: dict[str, float],
+    scores: dict[str, float],
+    *,
+    settings: dict[str, dict] | None = None,
+    group: bool = True,
+    metadata_only: bool = False,
+    corpus_variant: dict[str, str] | None = None,
+    limit: int | None = None,
+    model_args: str | None = None,
+) -> dict:
     """A ``simple_evaluate``-shaped results dict.
 
     ``bpc``: compression task -> bpc; ``scores``: 'task/metric[,filter]' -> value
@@ -161,9 +185,13 @@ def make_results(model: str, bpc: dict[str, float], scores: dict[str, float], *,
     group_subtasks: dict[str, list[str]] = {}
     for task, value in bpc.items():
         results[task] = {"alias": f" - {task}", "bpc,none": value, "bpc_stderr,none": round(value * 0.004, 6)}
-        configs[task] = compression_config(task, metadata_only=metadata_only,
-                                           corpus_variant=corpus_variant.get(task, ""), limit=limit,
-                                           **settings.get(task, {}))
+        configs[task] = compression_config(
+            task,
+            metadata_only=metadata_only,
+            corpus_variant=corpus_variant.get(task, ""),
+            limit=limit,
+            **settings.get(task, {}),
+        )
         versions[task], n_shot[task] = 1.0, 0
         higher[task] = {"bpc": False}
         documents = CORPORA.get(task, (task, 10))[1]
@@ -251,6 +279,7 @@ def write_results(out_dir: str | Path, model: str, results: dict) -> Path:
 def write_suite(out_dir: str | Path, models: list[dict] | None = None, **make_kwargs) -> dict[str, Path]:
     """Write one results file per synthetic model under ``out_dir``; model name -> file."""
     models = synthetic_models() if models is None else models
-    return {m["model"]: write_results(out_dir, m["model"],
-                                      make_results(m["model"], m["bpc"], m["scores"], **make_kwargs))
-            for m in models}
+    return {
+        m["model"]: write_results(out_dir, m["model"], make_results(m["model"], m["bpc"], m["scores"], **make_kwargs))
+        for m in models
+    }
