@@ -135,6 +135,11 @@ def test_killed_run_resumes_and_equals_an_uninterrupted_run(tiny_models, long_co
     assert 0 < run["windows"] < total_windows
     if protocol == "paper":
         assert run["resumed_windows"] > 0 and run["resumed_windows"] + run["windows"] == total_windows
+    print(
+        f"\n{protocol}: uninterrupted {total_windows} windows; rerun after SIGKILL scored {run['windows']} "
+        f"(resumed {run['resumed_windows']}); bpc {res['results']['compression_cc']['bpc,none']!r} vs "
+        f"{full_res['results']['compression_cc']['bpc,none']!r}"
+    )
     got, want = res["results"]["compression_cc"], full_res["results"]["compression_cc"]
     for metric in ("bpc,none", "bpb,none"):
         assert math.isclose(got[metric], want[metric], rel_tol=1e-12, abs_tol=0)
