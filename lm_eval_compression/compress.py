@@ -1,12 +1,6 @@
-"""``python -m lm_eval_compression compress`` / ``decompress``: store a corpus in the bits its model's bpc promises.
-
-The corpus (JSON lines with a text field, or a text file taken as one document)
-is tokenized as the compression task's ``document`` protocol does (no special
-tokens, the prefix token in front as context) and range-coded with the model's
-probabilities under the same windows (:mod:`lm_eval_compression.codec`).  The
-model is loaded with the harness's own ``hf`` wrapper from the same
-``--model_args``.  A report puts the file size next to the compression task's
-bpc for the same text, model and settings, and next to gzip, xz and zstd.
+"""``compress`` / ``decompress``: range-code a corpus with its model's probabilities under the ``document``
+protocol's windows (:mod:`.codec`), the model loaded by the harness's ``hf`` wrapper from ``--model_args``;
+the report sets the file size beside the task's bpc for the same text and settings, and gzip, xz and zstd.
 """
 
 from __future__ import annotations
