@@ -317,11 +317,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (decompress: the file's)")
 
 
-def _window_bos(value: str):
-    return {"auto": "auto", "true": True, "false": False}[value]
-
-
 def main(argv: list[str]) -> int:
+    from .task import parse_window_bos
+
     parser = argparse.ArgumentParser(
         prog="python -m lm_eval_compression compress",
         description=__doc__,
@@ -342,7 +340,7 @@ def main(argv: list[str]) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         lm = load_lm(args.model_args, args.device)
-        settings = resolve_windows(lm, args.block_size, args.stride, _window_bos(args.window_bos))
+        settings = resolve_windows(lm, args.block_size, args.stride, parse_window_bos(args.window_bos, "--window_bos"))
         data, facts = compress_corpus(lm, args.model_args, corpus, settings, args.lanes, name=args.input.name)
         args.output.write_bytes(data)
         header, _ = archive.unpack(data, str(args.output))
