@@ -181,6 +181,16 @@ def nonfinite_message(task, requests, plan: ScoringPlan, error: NonFiniteScore) 
     )
 
 
+def finished(task, requests, totals, plan, facts, stats) -> list[ScoredDocument]:
+    """Every request's response, each carrying the run's statistics; the statistics go to the log too."""
+    run = stats.as_dict()
+    log.info("compression: %s %s", task, run)
+    responses = responses_for(requests, range(len(requests)), totals, plan, facts)
+    for r in responses:
+        r.run = run
+    return responses
+
+
 def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
     """The same plan and responses, scored through the harness's vLLM wrapper (no resume)."""
     s = task_settings(requests, task)
@@ -199,12 +209,7 @@ def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocume
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
     finally:
         progress.close()
-    run = stats.as_dict()
-    log.info("compression: %s %s", task, run)
-    responses = responses_for(requests, range(len(requests)), totals, plan, facts)
-    for r in responses:
-        r.run = run
-    return responses
+    return finished(task, requests, totals, plan, facts, stats)
 
 
 def score_task(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
@@ -259,12 +264,7 @@ def score_task(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
         progress.close()
     if on_checkpoint is not None and s["protocol"] == "paper":
         on_checkpoint(Checkpoint(totals, np.ones(len(plan.jobs), dtype=bool)))
-    run = stats.as_dict()
-    log.info("compression: %s %s", task, run)
-    responses = responses_for(requests, range(len(requests)), totals, plan, facts)
-    for r in responses:
-        r.run = run
-    return responses
+    return finished(task, requests, totals, plan, facts, stats)
 
 
 def check_model(lm, task, s: dict) -> None:

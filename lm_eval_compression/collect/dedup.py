@@ -119,10 +119,13 @@ class ExactDedupFind(PipelineStep):
         return iter(())
 
 
-class ExactDedupFilter(StepFilter):
-    """Stage 3 of exact dedup: drops the copies found in stage 2."""
+class DropsFilter(StepFilter):
+    """Last stage of a dedup: drops the documents a find stage listed, recording which one each copies."""
 
-    def __init__(self, folder: str, name: str = "exact_dedup", exclusion_writer: JsonlWriter | None = None):
+    metadata_key = "duplicate_of"
+    reason = "duplicate"
+
+    def __init__(self, folder: str, name: str, exclusion_writer: JsonlWriter | None = None):
         super().__init__(name, exclusion_writer)
         self.folder = folder
         self._drops = None
@@ -131,9 +134,18 @@ class ExactDedupFilter(StepFilter):
         if self._drops is None:
             self._drops = _load_drops(self.folder)
         if doc.id in self._drops:
-            doc.metadata["duplicate_of"] = self._drops[doc.id]
-            return False, "exact_duplicate"
+            doc.metadata[self.metadata_key] = self._drops[doc.id]
+            return False, self.reason
         return True
+
+
+class ExactDedupFilter(DropsFilter):
+    """Stage 3 of exact dedup: drops the copies found in stage 2."""
+
+    metadata_key, reason = "duplicate_of", "exact_duplicate"
+
+    def __init__(self, folder: str, name: str = "exact_dedup", exclusion_writer: JsonlWriter | None = None):
+        super().__init__(folder, name, exclusion_writer)
 
 
 # ---------------------------------------------------------------- near
@@ -279,18 +291,10 @@ class NearDupCluster(PipelineStep):
         return iter(())
 
 
-class NearDupFilter(StepFilter):
+class NearDupFilter(DropsFilter):
     """MinHash stage 4: drops every member of a cluster but its first."""
 
-    def __init__(self, folder: str, name: str = "near_dedup", exclusion_writer: JsonlWriter | None = None):
-        super().__init__(name, exclusion_writer)
-        self.folder = folder
-        self._drops = None
+    metadata_key, reason = "near_duplicate_of", "near_duplicate"
 
-    def check(self, doc: Document):
-        if self._drops is None:
-            self._drops = _load_drops(self.folder)
-        if doc.id in self._drops:
-            doc.metadata["near_duplicate_of"] = self._drops[doc.id]
-            return False, "near_duplicate"
-        return True
+    def __init__(self, folder: str, name: str = "near_dedup", exclusion_writer: JsonlWriter | None = None):
+        super().__init__(folder, name, exclusion_writer)
