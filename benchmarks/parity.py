@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from throughput_methods import run_reference
 
 from lm_eval_compression import CORPORA, demo
-from lm_eval_compression.cli import tasks_dir
+from lm_eval_compression.harness.discovery import tasks_dir
 
 DOCUMENT_SETTINGS = [(32, 8), (24, 24), (16, 1), (20, 7), (256, 64)]
 PAPER_SETTINGS = [(32, 8), (24, 24), (20, 7)]

@@ -44,8 +44,8 @@ def measure(n_tokens: int, protocol: str, block: int, stride: int, batch_size: i
     import numpy as np
 
     sys.path.insert(0, str(REPO))
-    from lm_eval_compression.planning import plan_documents, plan_stream
-    from lm_eval_compression.scoring import WindowScorer
+    from lm_eval_compression.engine.planning import plan_documents, plan_stream
+    from lm_eval_compression.engine.scoring import WindowScorer
 
     base = peak_rss_mib()
     docs = synthetic_documents(n_tokens)

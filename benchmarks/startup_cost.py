@@ -63,7 +63,7 @@ def hook_import_us(python: Path) -> int:
     return sum(
         int(line.split("|")[0].split(":")[1])
         for line in err.splitlines()
-        if line.rstrip().endswith(("lm_eval_compression", "lm_eval_compression.discovery"))
+        if line.rstrip().endswith(("lm_eval_compression", "lm_eval_compression.harness.discovery"))
     )
 
 

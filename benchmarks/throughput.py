@@ -4,7 +4,7 @@
 Scores the same documents with
 
   plugin-paper     the plugin through the harness's HF wrapper (``HFLM.loglikelihood_rolling`` routed to
-                   ``lm_eval_compression.harness.score_requests``), ``protocol=paper``: one token stream per
+                   ``lm_eval_compression.harness.runner.score_requests``), ``protocol=paper``: one token stream per
                    corpus, windows of ``block_size + 1`` tokens every ``stride`` tokens;
   reference-paper  a plain PyTorch loop over exactly the same windows, written here: full logits of every
                    position (``model(input_ids).logits``), float32 log-softmax / cross-entropy, summed over the
@@ -299,7 +299,7 @@ def main(argv=None) -> int:
     quiet_logs(args.verbose)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from lm_eval_compression import harness
+    from lm_eval_compression.harness import hooks as harness
 
     harness.install()
     corpus_dir = args.corpus or default_corpus_dir()

@@ -19,19 +19,22 @@ import torch.nn.functional as F
 from lm_eval import utils
 from lm_eval.api.instance import Instance
 
-from lm_eval_compression import harness
-from lm_eval_compression.runner import resolve_window_bos
-from lm_eval_compression.windows import batch_shape, causal_pairs, document_windows, plan_window_batches
+from lm_eval_compression.engine.windows import batch_shape, causal_pairs, document_windows, plan_window_batches
+from lm_eval_compression.harness import requests as request_format
+from lm_eval_compression.harness.runner import resolve_window_bos
 
 
 def compression_instances(corpora: dict[str, list[str]], block: int, stride: int, protocol: str):
     """Requests as CompressionTask.construct_requests builds them (one task per corpus)."""
     out = []
     for name, texts in corpora.items():
-        settings = harness.request_settings(block, stride, protocol, "auto")
+        settings = request_format.request_settings(block, stride, protocol, "auto")
         stream = None
         if protocol == "paper":
-            stream = {"stream": harness.stream_fingerprint(harness.corpus_sha256(texts), settings), "count": len(texts)}
+            stream = {
+                "stream": request_format.stream_fingerprint(request_format.corpus_sha256(texts), settings),
+                "count": len(texts),
+            }
         for doc_id, text in enumerate(texts):
             arguments = dict(settings)
             if stream is not None:
@@ -178,7 +181,7 @@ def run_stock(lm, corpora, block, quiet=True) -> dict:
 
 def planned_document_padding(lm, corpora, block, stride, batch_sizes) -> dict:
     """Padding fraction of the plugin's document-protocol batches (no model run): the windows and
-    batches that harness.score_requests would plan task by task (one task per corpus), for several
+    batches that harness.runner.score_requests would plan task by task (one task per corpus), for several
     batch sizes; the batch size sets a token budget of batch_size * longest window of the task."""
     use_bos, _ = resolve_window_bos(lm, "auto")
     per_task = []

@@ -8,7 +8,10 @@ import sys
 # command -> (``module`` or ``module:function``, one-line help); the function (default ``main``) takes
 # the arguments and returns the exit status.
 COMMANDS = {
-    "tasks-dir": ("lm_eval_compression.cli", "print the folder to pass to lm_eval --include_path"),
+    "tasks-dir": (
+        "lm_eval_compression.harness.discovery:tasks_dir_main",
+        "print the folder to pass to lm_eval --include_path",
+    ),
     "correlate": (
         "lm_eval_compression.report.correlate_command",
         "linear fit of benchmark scores against bpc from results files",
@@ -19,8 +22,11 @@ COMMANDS = {
     ),
     "collect": ("lm_eval_compression.collect", "build fresh corpora (python, arxiv_math, cc) as JSON lines"),
     "demo": ("lm_eval_compression.demo", "run the compression group on SmolLM2-135M-Instruct and the shipped sample"),
-    "compress": ("lm_eval_compression.compress", "range-code a corpus with the model's probabilities, report vs bpc"),
-    "decompress": ("lm_eval_compression.compress:decompress_main", "restore a corpus written by compress"),
+    "compress": (
+        "lm_eval_compression.codec.commands",
+        "range-code a corpus with the model's probabilities, report vs bpc",
+    ),
+    "decompress": ("lm_eval_compression.codec.commands:decompress_main", "restore a corpus written by compress"),
 }
 
 

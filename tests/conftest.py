@@ -1,15 +1,15 @@
+"""Fixtures every test folder uses: offline settings, two tiny models, a small corpus in the dataset's schema."""
+
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from lm_eval_compression.demo import OFFLINE_ENV
+from tests.support.corpora import default_corpora, write_corpus
+from tests.support.models import make_tiny_model
 
-from helpers import default_corpora, make_tiny_model, write_corpus  # noqa: E402
+for _name, _value in OFFLINE_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +25,3 @@ def tiny_models(tmp_path_factory):
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory):
     return write_corpus(tmp_path_factory.mktemp("corpus"), default_corpora())
-
-
-@pytest.fixture(scope="session")
-def suite(tmp_path_factory):
-    """Eight synthetic models' results files in one lm_eval output folder, plus the numbers behind them."""
-    from lm_eval_compression.report import synthetic
-
-    root = tmp_path_factory.mktemp("results")
-    models = synthetic.synthetic_models()
-    files = synthetic.write_suite(root, models)
-    return {"root": root, "models": models, "files": files}

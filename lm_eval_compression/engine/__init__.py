@@ -1,0 +1,10 @@
+"""The scoring engine: from token sequences to exact per-document log-likelihoods, with no harness code.
+
+Modules, each one step (only :mod:`.scoring` and :mod:`.resume` import torch)::
+
+    windows       window geometry of both protocols, pure Python; batch planning by length
+    planning      documents or the paper's stream -> a ScoringPlan of token sequences and window jobs
+    scoring       the HF scorer: runs planned windows on a causal LM, head only on scored positions
+    vllm_scoring  the same plan scored through the harness's vLLM wrapper (prompt log-probabilities)
+    resume        saved progress of a killed run: finished documents, paper-stream checkpoints
+"""

@@ -1,0 +1,13 @@
+"""Glue to lm-evaluation-harness: the task class, the hooks into its model wrappers, and task discovery.
+
+Modules (:mod:`.discovery` is imported at every Python start-up by ``lm_eval_compression.pth``, so this
+package imports nothing at load time)::
+
+    task       CompressionTask: reads the corpus, checks the settings, builds one request per document
+    requests   the request format: stock rolling arguments plus the window settings (the cache key)
+    hooks      install(): route compression requests of the hf/vllm wrappers to the runner, bpc stderr
+    runner     one task's requests -> plan -> HF or vLLM scorer -> per-document responses
+    metrics    bpc and bpb as ratios of corpus totals, with delta-method standard errors
+    compat     what differs between the harness releases supported (0.4.13, 0.5.0.dev1)
+    discovery  the start-up hook that lets lm_eval find the tasks without --include_path
+"""

@@ -1,0 +1,1 @@
+"""Tests of lm_eval_compression.collect."""

