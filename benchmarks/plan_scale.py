@@ -46,15 +46,17 @@ def measure(n_tokens: int, protocol: str, block: int, stride: int, batch_size: i
     sys.path.insert(0, str(REPO))
     from lm_eval_compression.engine.planning import plan_documents, plan_stream
     from lm_eval_compression.engine.scoring import WindowScorer
+    from lm_eval_compression.engine.settings import WindowSettings
 
     base = peak_rss_mib()
     docs = synthetic_documents(n_tokens)
     start = time.perf_counter()
     owners = list(range(len(docs)))
+    windows = WindowSettings.parse({"block_size": block, "stride": stride, "protocol": protocol})
     if protocol == "document":
-        plan = plan_documents(docs, owners, len(docs), block, stride, prefix_id=0, window_bos=False)
+        plan = plan_documents(docs, owners, len(docs), windows.for_model(False, "benchmark", 0, None))
     else:
-        plan = plan_stream(docs, owners, len(docs), block, stride, where="benchmark")
+        plan = plan_stream(docs, owners, len(docs), windows, where="benchmark")
     del docs
     planned = time.perf_counter() - start
     job_ids = np.arange(len(plan.jobs))

@@ -19,26 +19,23 @@ import torch.nn.functional as F
 from lm_eval import utils
 from lm_eval.api.instance import Instance
 
+from lm_eval_compression.engine.corpus import corpus_sha256
+from lm_eval_compression.engine.settings import WindowSettings
 from lm_eval_compression.engine.windows import batch_shape, causal_pairs, document_windows, plan_window_batches
-from lm_eval_compression.harness import requests as request_format
-from lm_eval_compression.harness.runner import resolve_window_bos
+from lm_eval_compression.harness.requests import RequestSettings, stream_fingerprint
+from lm_eval_compression.harness.wrapper import window_bos_for
 
 
 def compression_instances(corpora: dict[str, list[str]], block: int, stride: int, protocol: str):
     """Requests as CompressionTask.construct_requests builds them (one task per corpus)."""
     out = []
+    windows = WindowSettings.parse({"block_size": block, "stride": stride, "protocol": protocol})
     for name, texts in corpora.items():
-        settings = request_format.request_settings(block, stride, protocol, "auto")
-        stream = None
+        settings = RequestSettings(windows)
         if protocol == "paper":
-            stream = {
-                "stream": request_format.stream_fingerprint(request_format.corpus_sha256(texts), settings),
-                "count": len(texts),
-            }
+            settings = RequestSettings(windows, None, stream_fingerprint(corpus_sha256(texts), windows), len(texts))
         for doc_id, text in enumerate(texts):
-            arguments = dict(settings)
-            if stream is not None:
-                arguments.update(stream, position=doc_id)
+            arguments = settings.to_args(doc_id if protocol == "paper" else None)
             out.append(
                 Instance(
                     request_type="loglikelihood_rolling",
@@ -183,7 +180,7 @@ def planned_document_padding(lm, corpora, block, stride, batch_sizes) -> dict:
     """Padding fraction of the plugin's document-protocol batches (no model run): the windows and
     batches that harness.runner.score_requests would plan task by task (one task per corpus), for several
     batch sizes; the batch size sets a token budget of batch_size * longest window of the task."""
-    use_bos, _ = resolve_window_bos(lm, "auto")
+    use_bos, _ = window_bos_for(lm, "auto")
     per_task = []
     for texts in corpora.values():
         windows = []

@@ -6,17 +6,16 @@ start of a SHA-256 over the model's weight, config and tokenizer files) and a
 settings and counts as unsigned LEB128 integers (block_size, stride, window_bos
 setting and its resolution, lanes, CPU threads, corpus kind, documents, total
 characters, then each document's token count); the text field name for JSON
-lines other than ``content``; 8 bytes of a SHA-256 of the documents; then the
-payload (uint32 words, little endian) to the end of the file.  The header is
-kept small because it is part of the achieved bits per character: about 40
-bytes for a few documents.
+lines other than ``content``; the first 8 bytes of the corpus SHA-256
+(:func:`..engine.corpus.corpus_sha256`); then the payload (uint32 words, little
+endian) to the end of the file.  The header is kept small because it is part of
+the achieved bits per character: about 40 bytes for a few documents.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +42,6 @@ KINDS = ("text", "jsonl")
 
 class ArchiveError(ValueError):
     """A compressed file is unreadable or does not match the decoder; the message says which and why."""
-
-
-def corpus_sha256(texts: list[str]) -> str:
-    """Checksum of the documents in order (length-prefixed, so boundaries count)."""
-    digest = hashlib.sha256()
-    for t in texts:
-        data = t.encode("utf-8")
-        digest.update(struct.pack("<Q", len(data)) + data)
-    return digest.hexdigest()
 
 
 def file_sha256(path: Path) -> str:
@@ -99,7 +89,7 @@ def model_files(model_args: dict) -> list[Path]:
     return files
 
 
-def model_identity(model_args: dict) -> str:
+def model_files_identity(model_args: dict) -> str:
     """SHA-256 over the identifying files' names and contents (hex)."""
     hashes = sorted((p.name, file_sha256(p)) for p in model_files(model_args))
     return hashlib.sha256(json.dumps(hashes).encode()).hexdigest()

@@ -15,7 +15,6 @@ fixed-point precision, and one range coder codes all tokens in schedule order.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..engine.model_call import ModelCall
 from ..engine.windows import Window, document_windows
 
 CODER = "constriction.stream.queue.RangeEncoder"
@@ -85,10 +85,7 @@ class WindowStepper:
         self.bos = bos_token_id
         self.block_size, self.stride, self.window_bos = block_size, stride, window_bos
         self.lanes = lanes
-        self.autocast_dtype = autocast_dtype
-        params = inspect.signature(model.forward).parameters
-        self.cache_arg = "cache" if "cache" in params else "past_key_values"
-        self.keep_arg = next((n for n in ("logits_to_keep", "num_logits_to_keep") if n in params), None)
+        self.call = ModelCall(model, device, autocast_dtype)
 
     @property
     def vocab_size(self) -> int:
@@ -96,18 +93,7 @@ class WindowStepper:
 
     # ----------------------------------------------------------------- model calls
     def _forward(self, input_ids, cache=None, attention_mask=None, position_ids=None):
-        kwargs = {self.keep_arg: 1} if self.keep_arg else {}
-        if cache is not None:
-            kwargs[self.cache_arg] = cache
-        with (
-            torch.no_grad(),
-            torch.autocast(
-                device_type=self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None
-            ),
-        ):
-            out = self.model(
-                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, **kwargs
-            )
+        out = self.call(input_ids, 1, cache, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
         new_cache = getattr(out, "cache", None) or out.past_key_values
         return torch.softmax(out.logits[:, -1].float(), dim=-1), new_cache
 

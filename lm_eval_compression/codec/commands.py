@@ -17,13 +17,10 @@ from pathlib import Path
 
 import torch
 
-from ..engine.windows import WindowSettingsError, check_settings
+from ..engine.corpus import CorpusError, corpus_sha256
+from ..engine.settings import WindowSettings, WindowSettingsError
 from . import archive
 from . import coding as codec
-
-
-class CorpusError(ValueError):
-    """The corpus cannot be compressed; the message names the file or document."""
 
 
 @dataclass
@@ -93,9 +90,9 @@ def _stepper(lm, settings: dict, lanes: int) -> codec.WindowStepper:
         lm.device,
         prefix_token_id=lm.prefix_token_id,
         bos_token_id=lm.tokenizer.bos_token_id,
-        block_size=settings["block_size"],
-        stride=settings["stride"],
-        window_bos=settings["window_bos"],
+        block_size=settings.block_size,
+        stride=settings.stride,
+        window_bos=bool(settings.use_window_bos),
         lanes=lanes,
         autocast_dtype=getattr(lm, "mixed_precision_dtype", None),
     )
@@ -109,29 +106,22 @@ def _loaded_check(lm, vocab_size: int) -> str:
     return archive.loaded_check(str(next(lm.model.parameters()).dtype), int(lm.prefix_token_id), vocab_size)
 
 
-def resolve_windows(lm, block_size, stride, window_bos) -> dict:
-    """Window settings as the compression task resolves them for this model (window BOS included)."""
-    from ..harness.runner import resolve_window_bos
+def resolve_windows(lm, block_size, stride, window_bos) -> WindowSettings:
+    """The ``document`` protocol's window settings as the compression task applies them to this model."""
+    from ..harness.wrapper import windows_for
 
-    block_size, stride, _ = check_settings(block_size, stride, "document", where="compress")
-    if block_size > lm.max_length:
+    given = {"block_size": block_size, "stride": stride, "protocol": "document", "window_bos": window_bos}
+    settings = WindowSettings.parse(given, where="compress")
+    if settings.block_size > lm.max_length:
         raise WindowSettingsError(
-            f"block_size ({block_size}) is larger than the model's maximum length "
+            f"block_size ({settings.block_size}) is larger than the model's maximum length "
             f"({lm.max_length}); lower --block_size or raise max_length in --model_args"
         )
-    use_bos, reason = resolve_window_bos(lm, window_bos)
-    return {
-        "protocol": "document",
-        "block_size": block_size,
-        "stride": stride,
-        "window_bos_setting": window_bos,
-        "window_bos": use_bos,
-        "window_bos_reason": reason,
-    }
+    return windows_for(lm, settings)
 
 
 def compress_corpus(
-    lm, model_args: str, corpus: Corpus, settings: dict, lanes: int = 4, name: str = ""
+    lm, model_args: str, corpus: Corpus, settings: WindowSettings, lanes: int = 4, name: str = ""
 ) -> tuple[bytes, dict]:
     """The compressed file and run facts (time, model bits) for ``corpus``."""
     start = time.perf_counter()
@@ -149,19 +139,19 @@ def compress_corpus(
     stepper = _stepper(lm, settings, lanes)
     words, stats = codec.encode(stepper, encoded)
     header = {
-        "model_sha256": archive.model_identity(parse_model_args(model_args)),
+        "model_sha256": archive.model_files_identity(parse_model_args(model_args)),
         "loaded_check": _loaded_check(lm, stepper.vocab_size),
-        "block_size": settings["block_size"],
-        "stride": settings["stride"],
-        "window_bos_setting": settings["window_bos_setting"],
-        "window_bos": settings["window_bos"],
+        "block_size": settings.block_size,
+        "stride": settings.stride,
+        "window_bos_setting": settings.window_bos,
+        "window_bos": settings.use_window_bos,
         "lanes": lanes,
         "threads": torch.get_num_threads(),
         "kind": corpus.kind,
         "text_field": corpus.text_field,
         "tokens": [len(ids) for ids in encoded],
         "chars": sum(len(t) for t in corpus.texts),
-        "corpus_sha256": archive.corpus_sha256(corpus.texts),
+        "corpus_sha256": corpus_sha256(corpus.texts),
     }
     data = archive.pack(header, words)
     facts = {
@@ -180,7 +170,7 @@ def compress_corpus(
 
 def check_file_model(header: dict, model_args: str, where: str) -> None:
     """Before loading anything: the given model's files must be those the file was compressed with."""
-    archive.check_model(header, archive.model_identity(parse_model_args(model_args)), where)
+    archive.check_model(header, archive.model_files_identity(parse_model_args(model_args)), where)
 
 
 def decompress_corpus(lm, data: bytes, where: str, given: dict | None = None) -> tuple[Corpus, dict]:
@@ -197,14 +187,14 @@ def decompress_corpus(lm, data: bytes, where: str, given: dict | None = None) ->
             f"(here: dtype {next(lm.model.parameters()).dtype}, prefix_token_id {lm.prefix_token_id}, vocabulary "
             f"{stepper.vocab_size}); pass the model_args it was compressed with"
         )
-    if settings["window_bos"] != header["window_bos"]:
+    if settings.use_window_bos != header["window_bos"]:
         raise archive.ArchiveError(
-            f"{where}: window_bos resolves to {settings['window_bos']} here, "
+            f"{where}: window_bos resolves to {settings.use_window_bos} here, "
             f"it was {header['window_bos']} when compressing"
         )
     tokens, stats = codec.decode(stepper, words, header["tokens"])
     texts = [_decode_text(lm, ids) for ids in tokens]
-    if sum(len(t) for t in texts) != header["chars"] or archive.corpus_sha256(texts)[:16] != header["corpus_sha256"]:
+    if sum(len(t) for t in texts) != header["chars"] or corpus_sha256(texts)[:16] != header["corpus_sha256"]:
         raise archive.ArchiveError(
             f"{where}: the decoded text fails its checksum, so nothing is written: the file is damaged, or this "
             f"machine's arithmetic differs from the compressor's (torch and transformers versions, device and CPU "
@@ -242,9 +232,9 @@ def plugin_bpc(lm, texts: list[str], settings: dict) -> float:
             "data_file": "corpus.jsonl",
             "text_field": "content",
             "protocol": "document",
-            "block_size": settings["block_size"],
-            "stride": settings["stride"],
-            "window_bos": settings["window_bos_setting"],
+            "block_size": settings.block_size,
+            "stride": settings.stride,
+            "window_bos": settings.window_bos,
         }
         tm = TaskManager(include_path=tasks_dir(), include_defaults=False, metadata=metadata)
         results = simple_evaluate(model=lm, tasks=["compression_cc"], task_manager=tm, bootstrap_iters=0)
@@ -319,8 +309,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from ..harness.task import parse_window_bos
-
     parser = argparse.ArgumentParser(
         prog="python -m lm_eval_compression compress",
         description=__doc__,
@@ -341,7 +329,7 @@ def main(argv: list[str]) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         lm = load_lm(args.model_args, args.device)
-        settings = resolve_windows(lm, args.block_size, args.stride, parse_window_bos(args.window_bos, "--window_bos"))
+        settings = resolve_windows(lm, args.block_size, args.stride, args.window_bos)
         data, facts = compress_corpus(lm, args.model_args, corpus, settings, args.lanes, name=args.input.name)
         args.output.write_bytes(data)
         header, _ = archive.unpack(data, str(args.output))

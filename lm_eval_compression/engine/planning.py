@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .settings import WindowSettings
 from .windows import Window, document_windows, paper_windows
 
 # Documents tokenized per call: bounds the Python lists a fast tokenizer returns.
@@ -53,11 +54,6 @@ class ScoringPlan:
     jobs: list[WindowJob] = field(default_factory=list)
     scored_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per request
 
-    def job_owner(self, job: WindowJob) -> int:
-        """The request that owns a window's last scored token."""
-        seq = self.sequences[job.seq]
-        return int(seq.owners_of(job.window.end, job.window.end + 1)[0])
-
 
 def encode(tokenizer, texts: list[str], add_special_tokens: bool) -> list[np.ndarray]:
     """Token ids of each text as int32 arrays, tokenized in chunks."""
@@ -69,28 +65,26 @@ def encode(tokenizer, texts: list[str], add_special_tokens: bool) -> list[np.nda
 
 
 def plan_documents(
-    token_ids: list[np.ndarray],
-    owners: list[int],
-    n_requests: int,
-    block_size: int,
-    stride: int,
-    prefix_id: int,
-    window_bos: bool,
+    token_ids: list[np.ndarray], owners: list[int], n_requests: int, windows: WindowSettings
 ) -> ScoringPlan:
-    """``document`` protocol: request ``owners[k]`` is ``[prefix] + token_ids[k]`` with its own windows."""
+    """``document`` protocol: request ``owners[k]`` is ``[prefix] + token_ids[k]`` with its own windows
+    (``windows`` resolved for the model: its prefix token and whether later windows start with BOS)."""
     plan = ScoringPlan(scored_tokens=np.zeros(n_requests, dtype=np.int64))
     for ids, owner in zip(token_ids, owners):
         tokens = np.empty(len(ids) + 1, dtype=np.int32)
-        tokens[0], tokens[1:] = prefix_id, ids
+        tokens[0], tokens[1:] = windows.prefix_token_id, ids
         plan.sequences.append(TokenSequence(tokens, np.zeros(1, dtype=np.int64), np.array([owner], dtype=np.int64)))
         seq = len(plan.sequences) - 1
-        plan.jobs += [WindowJob(seq, w) for w in document_windows(len(ids), block_size, stride, window_bos)]
+        plan.jobs += [
+            WindowJob(seq, w)
+            for w in document_windows(len(ids), windows.block_size, windows.stride, bool(windows.use_window_bos))
+        ]
         plan.scored_tokens[owner] += len(ids)
     return plan
 
 
 def plan_stream(
-    token_ids: list[np.ndarray], owners: list[int], n_requests: int, block_size: int, stride: int, where: str
+    token_ids: list[np.ndarray], owners: list[int], n_requests: int, windows: WindowSettings, where: str
 ) -> ScoringPlan:
     """``paper`` protocol: the documents' tokens concatenated in order into one stream.
 
@@ -102,8 +96,9 @@ def plan_stream(
     starts = np.zeros(len(lengths), dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
     total = int(lengths.sum())
-    windows = paper_windows(total, block_size, stride)
-    if not windows:
+    block_size = windows.block_size
+    stream_windows = paper_windows(total, block_size, windows.stride)
+    if not stream_windows:
         raise CompressionRequestError(
             f"{where}: the paper protocol needs more than block_size ({block_size}) tokens in the stream; "
             f"the corpus has {total}"
@@ -112,21 +107,10 @@ def plan_stream(
     owners = np.asarray(owners, dtype=np.int64)
     plan = ScoringPlan(
         sequences=[TokenSequence(tokens, starts, owners)],
-        jobs=[WindowJob(0, w) for w in windows],
+        jobs=[WindowJob(0, w) for w in stream_windows],
         scored_tokens=np.zeros(n_requests, dtype=np.int64),
     )
-    last = windows[-1].end  # stream index of the last scored target
+    last = stream_windows[-1].end  # stream index of the last scored target
     covered = np.clip(np.minimum(starts + lengths, last + 1) - np.maximum(starts, 1), 0, None)
     np.add.at(plan.scored_tokens, owners, covered)
     return plan
-
-
-def merge_plans(plans: list[ScoringPlan], n_requests: int) -> ScoringPlan:
-    """One plan holding the sequences and jobs of several over the same requests."""
-    merged = ScoringPlan(scored_tokens=np.zeros(n_requests, dtype=np.int64))
-    for p in plans:
-        base = len(merged.sequences)
-        merged.sequences += p.sequences
-        merged.jobs += [WindowJob(j.seq + base, j.window) for j in p.jobs]
-        merged.scored_tokens += p.scored_tokens
-    return merged

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .planning import ScoringPlan
 from .scoring import Checkpoint
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def write_cached(lm, entries: list[tuple[tuple, dict]]) -> None:
             hook.add_partial("loglikelihood_rolling", args, dict(resp))
 
 
-def model_identity(lm) -> str:
+def loaded_model_identity(lm) -> str:
     """A hash of the model's name, configuration, dtype, tokenizer and a sample of every weight tensor."""
     import torch
 
@@ -91,6 +92,22 @@ def model_identity(lm) -> str:
             sample = param.reshape(-1)[:WEIGHT_SAMPLE].detach().to("cpu", torch.float64).numpy()
             digest.update(sample.tobytes())
     return digest.hexdigest()
+
+
+class FinishedDocuments:
+    """``document`` protocol: which requests have all their windows scored, each reported once."""
+
+    def __init__(self, plan: ScoringPlan, n_requests: int):
+        jobs = plan.jobs
+        self.owner_of_job = np.fromiter((plan.sequences[j.seq].owners[0] for j in jobs), np.int64, len(jobs))
+        self.reported = np.zeros(n_requests, dtype=bool)
+
+    def newly_finished(self, done: np.ndarray) -> np.ndarray:
+        """Requests finished by the jobs ``done`` and not reported before (ascending indices)."""
+        left = np.bincount(self.owner_of_job[~done], minlength=len(self.reported))
+        new = np.flatnonzero((left == 0) & ~self.reported)
+        self.reported[new] = True
+        return new
 
 
 class StreamCheckpoints:

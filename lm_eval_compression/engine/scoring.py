@@ -10,7 +10,6 @@ host never waits for the device until the task's totals are read.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections import deque
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from .model_call import ModelCall
 from .planning import ScoringPlan, WindowJob
 from .windows import batch_shape, causal_pairs, plan_window_batches
 
@@ -47,6 +47,10 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, torch.OutOfMemoryError) or should_reduce_batch_size(error)
 
 
+# The ScoreStats fields that add up over batches.
+COUNTS = ("windows", "batches", "input_tokens", "padded_tokens", "scored_tokens", "attention_pairs", "head_rows")
+
+
 @dataclass
 class ScoreStats:
     windows: int = 0
@@ -67,6 +71,11 @@ class ScoreStats:
         total = self.input_tokens + self.padded_tokens
         return self.padded_tokens / total if total else 0.0
 
+    def add(self, other: ScoreStats) -> None:
+        """Add another batch's (or call's) counts to these run statistics."""
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def as_dict(self) -> dict:
         out = asdict(self)
         out["padding_fraction"] = round(self.padding_fraction, 6)
@@ -84,29 +93,38 @@ class Checkpoint:
     done: np.ndarray
 
 
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How windows are batched: at most ``token_budget`` padded tokens per batch (default: ``batch_size``
+    windows of the longest input); with ``auto``, a batch that runs out of memory is split and the budget
+    halved, otherwise :class:`OutOfMemory` is raised."""
+
+    batch_size: int
+    token_budget: int | None = None
+    auto: bool = False
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Resuming and saving progress: ``resume`` skips the jobs an earlier run finished and starts from its
+    totals; every ``interval`` seconds the totals go to ``on_checkpoint``."""
+
+    resume: Checkpoint | None = None
+    on_checkpoint: Callable[[Checkpoint], None] | None = None
+    interval: float = 60.0
+
+
 class WindowScorer:
     """Runs windows through ``model`` and accumulates log-likelihoods per owner."""
 
     def __init__(self, model, device, autocast_dtype=None, bos_id: int | None = None):
-        self.model = model
+        self.call = ModelCall(model, device, autocast_dtype)
+        self.device = self.call.device
         self.bos_id = bos_id  # the token of windows that start with BOS
-        self.device = torch.device(device)
-        self.autocast_dtype = autocast_dtype
-        params = inspect.signature(model.forward).parameters
-        self.keep_arg = next((n for n in ("logits_to_keep", "num_logits_to_keep") if n in params), None)
 
     def logits(self, input_ids: torch.Tensor, keep: int) -> torch.Tensor:
         """Logits of the last ``keep`` positions of every row: [rows, keep, vocab]."""
-        kwargs = {self.keep_arg: keep} if self.keep_arg else {}
-        with (
-            torch.no_grad(),
-            torch.autocast(
-                device_type=self.device.type,
-                dtype=self.autocast_dtype,
-                enabled=self.autocast_dtype is not None,
-            ),
-        ):
-            out = self.model(input_ids=input_ids, use_cache=False, **kwargs).logits
+        out = self.call(input_ids, keep).logits
         return out[:, -keep:] if out.shape[1] != keep else out
 
     def target_logprobs(self, logits: torch.Tensor, positions, targets: torch.Tensor) -> torch.Tensor:
@@ -183,30 +201,20 @@ class WindowScorer:
         return tensor.to(self.device)
 
     def score(
-        self,
-        plan: ScoringPlan,
-        *,
-        batch_size: int,
-        token_budget: int | None = None,
-        auto_batch: bool = False,
-        progress=None,
-        resume: Checkpoint | None = None,
-        on_checkpoint: Callable[[Checkpoint], None] | None = None,
-        interval: float = 60.0,
+        self, plan: ScoringPlan, policy: BatchPolicy, progress=None, checkpoints: Checkpointing = Checkpointing()
     ) -> tuple[np.ndarray, ScoreStats]:
         """Sum of scored log-probabilities (nats) per request, float64.
 
-        ``resume`` skips the jobs an earlier run finished and starts from its totals.  Every
-        ``interval`` seconds (one host-device sync each) the totals are checked for non-finite
-        values and handed to ``on_checkpoint``.  A batch that runs out of memory is split and the
-        token budget halved when ``auto_batch``; otherwise :class:`OutOfMemory` is raised.
+        Every ``checkpoints.interval`` seconds (one host-device sync each) the totals are checked for
+        non-finite values and handed to ``checkpoints.on_checkpoint``.
         """
-        n_requests = len(plan.scored_tokens)
-        if token_budget is None:
-            token_budget = batch_size * max((j.window.input_len for j in plan.jobs), default=1)
-        stats = ScoreStats(batch_size=batch_size, token_budget=token_budget)
+        token_budget = policy.token_budget or policy.batch_size * max(
+            (j.window.input_len for j in plan.jobs), default=1
+        )
+        stats = ScoreStats(batch_size=policy.batch_size, token_budget=token_budget)
+        resume = checkpoints.resume
         done = np.zeros(len(plan.jobs), dtype=bool) if resume is None else resume.done.copy()
-        initial = np.zeros(n_requests) if resume is None else resume.totals
+        initial = np.zeros(len(plan.scored_tokens)) if resume is None else resume.totals
         totals = torch.from_numpy(np.array(initial, dtype=np.float64)).to(self.device)
         stats.resumed_windows = int(done.sum())
         if progress is not None and stats.resumed_windows:
@@ -216,31 +224,20 @@ class WindowScorer:
         while queue:
             batch = queue.popleft()
             try:
-                batch_stats = self.run_batch(plan, [plan.jobs[i] for i in batch], totals)
+                stats.add(self.run_batch(plan, [plan.jobs[i] for i in batch], totals))
             except Exception as error:  # only out-of-memory errors are handled here
                 if not is_out_of_memory(error):
                     raise
-                token_budget = self.shrink(error, batch, token_budget, auto_batch, plan)
+                token_budget = self.shrink(error, batch, token_budget, policy.auto, plan)
                 stats.out_of_memory_retries += 1
                 stats.token_budget = token_budget
-                pending = np.concatenate([batch] + list(queue))
-                queue = deque(self.batches(plan, pending, token_budget))
+                queue = deque(self.batches(plan, np.concatenate([batch] + list(queue)), token_budget))
                 continue
-            for name in (
-                "windows",
-                "batches",
-                "input_tokens",
-                "padded_tokens",
-                "scored_tokens",
-                "attention_pairs",
-                "head_rows",
-            ):
-                setattr(stats, name, getattr(stats, name) + getattr(batch_stats, name))
             done[batch] = True
             if progress is not None:
                 progress.update(len(batch))
-            if on_checkpoint is not None and time.perf_counter() - last >= interval and queue:
-                on_checkpoint(self.checkpoint(plan, totals, done))
+            if checkpoints.on_checkpoint and queue and time.perf_counter() - last >= checkpoints.interval:
+                checkpoints.on_checkpoint(self.checkpoint(plan, totals, done))
                 last = time.perf_counter()
         result = self.checkpoint(plan, totals, done).totals
         stats.seconds = time.perf_counter() - start

@@ -108,12 +108,15 @@ def score(
                 raise NonFiniteScore(lo + k, int(owners[np.flatnonzero(~np.isfinite(values))[0]]))
             np.add.at(totals, owners, values)
         lengths = [len(p) for p in prompts]
-        stats.windows += len(group)
-        stats.batches += 1
-        stats.input_tokens += sum(lengths)
-        stats.scored_tokens += sum(j.window.n_scored for j in group)
-        stats.attention_pairs += causal_pairs(lengths)
-        stats.head_rows += sum(lengths) - len(group)  # vLLM computes a log-softmax for every prompt position
+        call = ScoreStats(
+            windows=len(group),
+            batches=1,
+            input_tokens=sum(lengths),
+            scored_tokens=sum(j.window.n_scored for j in group),
+            attention_pairs=causal_pairs(lengths),
+            head_rows=sum(lengths) - len(group),  # vLLM computes a log-softmax for every prompt position
+        )
+        stats.add(call)
         if progress is not None:
             progress.update(len(group))
     stats.seconds = time.perf_counter() - start

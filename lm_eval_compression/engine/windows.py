@@ -12,12 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PROTOCOLS = ("document", "paper")
-
-
-class WindowSettingsError(ValueError):
-    """A window setting is invalid; the message names the setting."""
-
 
 @dataclass(frozen=True)
 class Window:
@@ -39,35 +33,6 @@ class Window:
     def scored_start(self) -> int:
         """Sequence index of the first scored target."""
         return self.end + 1 - self.n_scored
-
-
-def check_settings(block_size, stride, protocol, *, where: str = "") -> tuple[int, int, str]:
-    """Validate window settings and return them normalised; raise a clear error otherwise."""
-    at = f" ({where})" if where else ""
-    values = {}
-    for name, value in (("block_size", block_size), ("stride", stride)):
-        if isinstance(value, bool):
-            raise WindowSettingsError(f"{name} must be an integer, got {value!r}{at}")
-        try:
-            as_int = int(value)
-        except (TypeError, ValueError):
-            raise WindowSettingsError(f"{name} must be an integer, got {value!r}{at}") from None
-        if isinstance(value, float) and value != as_int:
-            raise WindowSettingsError(f"{name} must be an integer, got {value!r}{at}")
-        values[name] = as_int
-    block_size, stride = values["block_size"], values["stride"]
-    if block_size < 2:
-        raise WindowSettingsError(f"block_size must be at least 2, got {block_size}{at}")
-    if stride < 1:
-        raise WindowSettingsError(f"stride must be at least 1, got {stride}{at}")
-    if stride > block_size:
-        raise WindowSettingsError(
-            f"stride ({stride}) must not exceed block_size ({block_size}){at}: "
-            "tokens between windows would never be scored"
-        )
-    if protocol not in PROTOCOLS:
-        raise WindowSettingsError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}{at}")
-    return block_size, stride, protocol
 
 
 def document_windows(n_tokens: int, block_size: int, stride: int, window_bos: bool = False) -> list[Window]:

@@ -1,31 +1,56 @@
-"""The compression request: the stock ``loglikelihood_rolling`` arguments with the window settings appended.
+"""The compression request: the stock ``loglikelihood_rolling`` arguments with the request settings appended.
 
 A compression task appends a settings dict marked with :data:`REQUEST_KEY` to the stock arguments of the
-installed harness release (the layouts are in :mod:`.compat`); the scorer reads it as ``(text, settings)``.
-Because the settings are part of the request arguments, ``--use_cache`` keys include them.
+installed harness release (the layouts are in :mod:`.compat`); the scorer reads it back as a
+:class:`RequestSettings`.  Because the settings are part of the request arguments, ``--use_cache`` keys
+include them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..engine.planning import CompressionRequestError
+from ..engine.settings import WindowSettings
 from . import compat
 
 REQUEST_KEY = "lm_eval_compression"
 REQUEST_VERSION = 1
 
 
-def request_settings(block_size: int, stride: int, protocol: str, window_bos) -> dict:
-    """The settings a compression request carries (part of the harness's cache key)."""
-    return {
-        REQUEST_KEY: REQUEST_VERSION,
-        "block_size": block_size,
-        "stride": stride,
-        "protocol": protocol,
-        "window_bos": window_bos,
-    }
+@dataclass(frozen=True)
+class RequestSettings:
+    """What every request of one compression task carries besides its text."""
+
+    windows: WindowSettings
+    windows_in_flight: int | None = None  # --model vllm: windows per call to the engine
+    stream: str | None = None  # paper protocol: fingerprint of the task's token stream
+    count: int | None = None  # paper protocol: documents in the stream
+
+    def to_args(self, position: int | None = None) -> dict:
+        """The dict appended to a request's arguments (``position``: the document's place in the stream)."""
+        args = {REQUEST_KEY: REQUEST_VERSION, **self.windows.as_set()}
+        if self.windows_in_flight is not None:
+            args["windows_in_flight"] = self.windows_in_flight
+        if self.stream is not None:
+            args.update(stream=self.stream, count=self.count, position=position)
+        return args
+
+    @classmethod
+    def from_args(cls, args: dict) -> tuple[RequestSettings, int | None]:
+        """The settings and the stream position of a request's appended dict."""
+        windows = WindowSettings.parse(args, where="compression request")
+        settings = cls(windows, args.get("windows_in_flight"), args.get("stream"), args.get("count"))
+        return settings, args.get("position")
+
+
+def stream_fingerprint(corpus_hash: str, windows: WindowSettings) -> str:
+    """Identity of a ``paper`` stream: the hash of its documents in order plus the window settings."""
+    settings = {REQUEST_KEY: REQUEST_VERSION, **windows.as_set()}
+    return hashlib.sha256((json.dumps(settings, sort_keys=True) + corpus_hash).encode()).hexdigest()
 
 
 def is_compression_request(args) -> bool:
@@ -36,7 +61,9 @@ def is_compression_request(args) -> bool:
 class CompressionRequest(NamedTuple):
     """A compression request as the scorer reads it, whatever the harness release's argument layout."""
 
-    args: tuple  # (text, settings)
+    text: str
+    settings: RequestSettings
+    position: int | None  # paper protocol: the document's index in its stream
     task_name: str | None
     cache_args: tuple  # the arguments as the harness sent them: what its --use_cache key hashes
     doc_id: int | None = None  # the document's index in its task, for messages
@@ -44,22 +71,20 @@ class CompressionRequest(NamedTuple):
     @classmethod
     def of(cls, instance) -> CompressionRequest:
         args = instance.args
+        settings, position = RequestSettings.from_args(compat.rolling_settings(args))
         return cls(
-            (compat.rolling_text(args), compat.rolling_settings(args)),
+            compat.rolling_text(args),
+            settings,
+            position,
             getattr(instance, "task_name", None),
             args,
             getattr(instance, "doc_id", None),
         )
 
 
-def corpus_sha256(texts) -> str:
-    """Identity of an ordered list of documents."""
-    digest = hashlib.sha256()
-    for t in texts:
-        digest.update(hashlib.sha256(t.encode("utf-8")).digest())
-    return digest.hexdigest()
-
-
-def stream_fingerprint(corpus_hash: str, settings: dict) -> str:
-    """Identity of a ``paper`` stream: the hash of its documents in order plus the window settings."""
-    return hashlib.sha256((json.dumps(settings, sort_keys=True) + corpus_hash).encode()).hexdigest()
+def shared_settings(requests: list[CompressionRequest], task) -> RequestSettings:
+    """The settings all of a task's requests carry; refused if they differ."""
+    first = requests[0].settings
+    if any(r.settings != first for r in requests[1:]):
+        raise CompressionRequestError(f"task {task}: its requests carry different window settings")
+    return first

@@ -188,7 +188,7 @@ def test_text_file_window_bos_and_lanes_round_trip(tiny_models, tmp_path, one_th
     lm = compress.load_lm(margs, "cpu")
     corpus = compress.read_corpus(path)
     settings = compress.resolve_windows(lm, BLOCK, STRIDE, "auto")
-    assert settings["window_bos"] is True
+    assert settings.use_window_bos is True
     sizes = []
     for lanes in (1, 2):
         data, facts = compress.compress_corpus(lm, margs, corpus, settings, lanes=lanes)

@@ -9,7 +9,7 @@ import torch
 
 from lm_eval_compression.engine.planning import CompressionRequestError
 from lm_eval_compression.engine.scoring import OutOfMemory
-from lm_eval_compression.harness import runner
+from lm_eval_compression.harness import wrapper
 from lm_eval_compression.harness.task import CorpusError
 from tests.support.api import evaluate, load_lm, per_doc
 from tests.support.cli import TASKS_DIR, run_lm_eval
@@ -111,7 +111,7 @@ def test_auto_batch_size_on_cpu_comes_from_free_memory(tiny_models, corpus_dir, 
     import psutil
 
     lm = load_lm(tiny_models["plain"], "auto")
-    assert 1 <= runner.cpu_batch_size(lm, 1900) <= runner.CPU_MAX_BATCH
+    assert 1 <= wrapper.cpu_batch_size(lm, 1900) <= wrapper.CPU_MAX_BATCH
 
     class Little:
         available = 64 * 1024 * 1024
@@ -119,7 +119,7 @@ def test_auto_batch_size_on_cpu_comes_from_free_memory(tiny_models, corpus_dir, 
     monkeypatch.setattr(psutil, "virtual_memory", lambda: Little())
     # 32 MiB usable, 1900 positions of a 400-token vocabulary in float32 plus activations: a few windows.
     per_window = 2 * 1900 * 4 * (len(lm.tokenizer) + 8 * 32 + 2 * 64)
-    assert runner.cpu_batch_size(lm, 1900) == max(1, int(Little.available * 0.5 // per_window))
+    assert wrapper.cpu_batch_size(lm, 1900) == max(1, int(Little.available * 0.5 // per_window))
     res = evaluate(lm, ["compression_python"], {"data_dir": corpus_dir, **META})
     assert res["configs"]["compression_python"]["compression"]["run"]["batch_size"] >= 1
 

@@ -24,8 +24,9 @@ from lm_eval_compression import demo
 from lm_eval_compression.engine import vllm_scoring
 from lm_eval_compression.engine.planning import ScoringPlan, TokenSequence, WindowJob
 from lm_eval_compression.engine.scoring import ScoreStats
-from lm_eval_compression.engine.windows import Window, WindowSettingsError
-from lm_eval_compression.harness.task import read_settings
+from lm_eval_compression.engine.settings import WindowSettingsError
+from lm_eval_compression.engine.windows import Window
+from lm_eval_compression.harness.task_settings import TaskSettings
 from tests.support.cli import TASKS_DIR, run_lm_eval
 
 TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
@@ -99,11 +100,11 @@ def test_windows_need_room_for_the_last_target_and_one_generated_token():
 
 
 def test_windows_in_flight_must_be_a_positive_integer():
-    assert read_settings({"windows_in_flight": "8"}, "t")["windows_in_flight"] == 8
-    assert "windows_in_flight" not in read_settings({}, "t")
+    assert TaskSettings.from_metadata({"windows_in_flight": "8"}, "t").windows_in_flight == 8
+    assert TaskSettings.from_metadata({}, "t").windows_in_flight is None
     for bad in (0, -3, "many", 2.5, True):
         with pytest.raises(WindowSettingsError, match=r"windows_in_flight must be a positive integer.*\(task t\)"):
-            read_settings({"windows_in_flight": bad}, "t")
+            TaskSettings.from_metadata({"windows_in_flight": bad}, "t")
 
 
 def test_installing_the_plugin_does_not_import_vllm():

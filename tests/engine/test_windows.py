@@ -3,9 +3,8 @@
 import pytest
 from lm_eval import utils
 
+from lm_eval_compression.engine.settings import WindowSettings, WindowSettingsError, check_settings
 from lm_eval_compression.engine.windows import (
-    WindowSettingsError,
-    check_settings,
     document_windows,
     paper_windows,
     plan_batches,
@@ -157,7 +156,8 @@ def test_plan_stream_scored_tokens_and_owners_match_a_per_token_count():
         owners = rng.sample(range(len(docs)), len(docs))
         if sum(lengths) < block + 1:
             continue
-        plan = plan_stream(docs, owners, len(docs), block, stride, where="test")
+        windows = WindowSettings(block, stride, "paper")
+        plan = plan_stream(docs, owners, len(docs), windows, where="test")
         per_token = np.repeat(owners, lengths)
         seq = plan.sequences[0]
         assert seq.owners_of(0, len(per_token)).tolist() == per_token.tolist()
@@ -166,7 +166,8 @@ def test_plan_stream_scored_tokens_and_owners_match_a_per_token_count():
             w = job.window
             np.add.at(counted, per_token[w.scored_start : w.end + 1], 1)
         assert counted.tolist() == plan.scored_tokens.tolist()
-    plan = plan_documents([np.arange(5, dtype=np.int32), np.arange(3, dtype=np.int32)], [1, 0], 2, 4, 2, 99, False)
+    windows = WindowSettings(4, 2).for_model(False, "test", 99, None)
+    plan = plan_documents([np.arange(5, dtype=np.int32), np.arange(3, dtype=np.int32)], [1, 0], 2, windows)
     assert plan.scored_tokens.tolist() == [3, 5]
     assert plan.sequences[0].tokens.tolist() == [99, 0, 1, 2, 3, 4]
     assert plan.sequences[0].owners_of(0, 6).tolist() == [1] * 6

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lm_eval_compression.engine.windows import WindowSettingsError
+from lm_eval_compression.engine.settings import WindowSettingsError
 from lm_eval_compression.harness import compat, runner
 from lm_eval_compression.harness import hooks as harness
 from lm_eval_compression.harness.task import CorpusError

@@ -30,7 +30,7 @@ class GlooAccelerator:
 def main(rank, port, model, corpus, out, protocol, free_memory=None):
     import psutil
 
-    from lm_eval_compression.harness import runner
+    from lm_eval_compression.harness import runner, wrapper
     from tests.support.api import evaluate, load_lm
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
@@ -38,8 +38,8 @@ def main(rank, port, model, corpus, out, protocol, free_memory=None):
         real = psutil.virtual_memory
         psutil.virtual_memory = lambda: type("Mem", (), {"available": int(free_memory), "total": real().total})()
     local, chosen = [], []
-    alone, detect = runner.cpu_batch_size, runner.detect_batch_size
-    runner.cpu_batch_size = lambda *a, **k: local.append(alone(*a, **k)) or local[-1]
+    alone, detect = wrapper.cpu_batch_size, runner.detect_batch_size
+    wrapper.cpu_batch_size = lambda *a, **k: local.append(alone(*a, **k)) or local[-1]
     runner.detect_batch_size = lambda *a, **k: chosen.append(detect(*a, **k)) or chosen[-1]
     lm = load_lm(model, "auto")
     lm._rank, lm._world_size, lm.accelerator = rank, 2, GlooAccelerator()

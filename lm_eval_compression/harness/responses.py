@@ -1,0 +1,63 @@
+"""What the scorer answers for each compression request, and the message when a score is not finite.
+
+Every response is a :class:`ScoredDocument`: the document's log-likelihood, characters, bytes, scored
+tokens and bpc, plus how the model applied the window settings.  Its ``run`` attribute carries the
+statistics of the run that scored it to the task, never into the cache.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..engine.planning import ScoringPlan
+from ..engine.scoring import NonFiniteScore
+from ..engine.settings import WindowSettings
+
+
+class ScoredDocument(dict):
+    """One document's response.  ``run`` (the scoring run's statistics) is dropped when pickled,
+    so a response read back from the harness's cache never reports an old run."""
+
+    def __init__(self, fields: dict, run: dict | None = None):
+        super().__init__(fields)
+        self.run = run
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
+
+def scored_document(text: str, loglikelihood: float, tokens: int, windows: WindowSettings, run=None) -> ScoredDocument:
+    chars = len(text)
+    fields = {
+        "loglikelihood": loglikelihood,
+        "tokens": tokens,
+        "chars": chars,
+        "bytes": len(text.encode("utf-8")),
+        "bpc": -loglikelihood / chars / math.log(2) if chars else None,
+        **windows.model_facts(),
+    }
+    return ScoredDocument(fields, run)
+
+
+def responses_for(requests, idx, totals, plan: ScoringPlan, windows: WindowSettings, run=None) -> list[ScoredDocument]:
+    """The responses of requests ``idx`` from their float64 totals."""
+    return [scored_document(requests[i].text, float(totals[i]), int(plan.scored_tokens[i]), windows, run) for i in idx]
+
+
+def nonfinite_message(task, requests, plan: ScoringPlan, error: NonFiniteScore) -> str:
+    req = requests[error.owner]
+    doc = req.doc_id if getattr(req, "doc_id", None) is not None else error.owner
+    where = ""
+    if error.job >= 0:
+        job = plan.jobs[error.job]
+        w = job.window
+        same_seq = [k for k, j in enumerate(plan.jobs) if j.seq == job.seq]
+        where = (
+            f", window {same_seq.index(error.job) + 1} of {len(same_seq)} "
+            f"(tokens {w.scored_start}..{w.end} of its sequence)"
+        )
+    return (
+        f"task {task}: non-finite log-probability (NaN or infinity) in document {doc} "
+        f"({req.text[:60]!r}){where}; the model's outputs are not usable (a broken checkpoint, "
+        "or float16 overflow: try dtype=bfloat16 or float32); no results were written"
+    )
