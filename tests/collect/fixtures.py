@@ -88,13 +88,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.log.append((url.path, query, dict(self.headers)))
         for prefix, fn in self.routes.items():
             if url.path.startswith(prefix):
-                status, ctype, body = fn(url.path, query)
+                status, ctype, body, *extra = fn(url.path, query)
                 break
         else:
-            status, ctype, body = 404, "text/plain", b"not found"
+            status, ctype, body, extra = 404, "text/plain", b"not found", []
+        headers = {"Content-Type": ctype, "Content-Length": str(len(body)), **(extra[0] if extra else {})}
         self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        for key, value in headers.items():
+            if value is not None:  # None leaves a header out (no Content-Length: the body ends with the connection)
+                self.send_header(key, value)
+        if headers["Content-Length"] is None:
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
@@ -105,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def serve(routes: dict):
     """A server on 127.0.0.1 (any free port): ``routes`` maps a path prefix to
-    ``fn(path, query) -> (status, content_type, body)``.  Yields (base_url, request_log)."""
+    ``fn(path, query) -> (status, content_type, body[, headers])``.  Yields (base_url, request_log)."""
     handler = type("Handler", (_Handler,), {"routes": routes, "log": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -501,3 +505,101 @@ def wet_records() -> list[dict]:
         {"url": "https://space.example.org/planet", "date": d, "text": EN_3},
         {"url": "https://de.example.org/wet", "date": d, "text": DE_1},
     ]
+
+
+# ------------------------------------------------------------------ hostile LaTeX sources
+
+LEAK_TOKEN = "LEAKTOKEN7f3a9c41"  # set in the environment of the tests that must not see it in their output
+SECRET_TEXT = "SECRETFILE41b2e9"  # the content of a local file the sources name
+
+FILLER = (
+    "We prove that every bounded harmonic function on the plane is constant and give a short argument for "
+    "the maximum principle on compact domains, then extend both results to elliptic operators with smooth "
+    "coefficients and discuss why the bounds cannot be improved in general."
+)
+
+
+BEFORE_IFFALSE = (
+    "Before the switched-off drafts comes a second paragraph on lattice walks: we count walks confined to a "
+    "quadrant, relate their generating functions to hypergeometric series, and show that the counting sequence "
+    "is holonomic exactly when the step set has a vertical symmetry, which settles the remaining small cases."
+)
+
+
+def paper(body: str, preamble: str = "") -> str:
+    """A complete LaTeX paper with ``FILLER`` before ``body``."""
+    return (
+        f"\\documentclass{{article}}\n\\usepackage{{listings}}\n\\usepackage{{minted}}\n{preamble}"
+        f"\\begin{{document}}\n\\section{{Result}}\n{FILLER}\n{body}\n\\end{{document}}\n"
+    )
+
+
+def reading_forms(secret: Path) -> dict[str, str]:
+    """Three ways a paper can ask pandoc to read a local file or the environment."""
+    return {
+        "lstinputlisting": paper("\\lstinputlisting{/proc/self/environ}"),
+        "inputminted": paper(f"\\inputminted{{text}}{{{secret}}}"),
+        "macro_input": paper(f"\\inc{{{secret}}}", preamble="\\newcommand{\\inc}{\\input}\n"),
+    }
+
+
+def gzip_bomb(expanded: int) -> bytes:
+    """A gzipped tar header followed by ``expanded`` zero bytes, compressed in chunks (small in memory)."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9) as gz:
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = expanded
+        gz.write(info.tobuf())
+        chunk = bytes(1 << 20)
+        for start in range(0, expanded, len(chunk)):
+            gz.write(chunk[: min(len(chunk), expanded - start)])
+    return buf.getvalue()
+
+
+def damaged_gzip() -> bytes:
+    """A gzipped single-file paper with bytes of its deflate stream flipped (``zlib.error`` on reading)."""
+    data = bytearray(gzip.compress(paper("Undamaged text.").encode(), mtime=0))
+    for i in range(20, 60):
+        data[i] ^= 0xFF
+    return bytes(data)
+
+
+def fan_out(levels: int = 19) -> dict[str, str]:
+    """A few hundred bytes of TeX whose ``\\input`` tree inlines the leaf 2**levels times."""
+    files = {"main.tex": paper("\\input{f0}")}
+    for i in range(levels):
+        files[f"f{i}.tex"] = f"\\input{{f{i + 1}}}\\input{{f{i + 1}}}"
+    files[f"f{levels}.tex"] = "word "
+    return files
+
+
+def many_members(count: int) -> bytes:
+    """A gzipped tar of the paper plus ``count`` empty files."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, text in [("main.tex", paper("A paper with many small files."))] + [
+            (f"data/{i:05d}.txt", "") for i in range(count)
+        ]:
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def hostile_sources(secret: Path) -> dict[str, tuple[bytes, str | None]]:
+    """arXiv id -> (source file, drop reason or None when the paper is kept) for the hostile-input set:
+    local-file reads through pandoc, a damaged gzip, a gzip bomb, an ``\\input`` fan-out, unclosed
+    ``\\iffalse`` and ``\\input{`` runs that took quadratic time, and an archive of too many members."""
+    forms = reading_forms(secret)
+    return {
+        "2310.10001": (tar_gz({"main.tex": forms["lstinputlisting"]}), None),
+        "2310.10002": (tar_gz({"main.tex": forms["inputminted"]}), None),
+        "2310.10003": (tar_gz({"main.tex": forms["macro_input"]}), None),
+        "2310.10004": (damaged_gzip(), "bad_archive"),
+        "2310.10005": (gzip_bomb(315_000_000), "too_large_expanded"),
+        "2310.10006": (tar_gz(fan_out()), "too_many_inputs"),
+        "2310.10007": (gzip.compress(paper(BEFORE_IFFALSE + "\n" + "\\iffalse x\n" * 20_000).encode()), None),
+        "2310.10008": (gzip.compress(paper("\\input{" * 40_000).encode()), "pandoc_error"),
+        "2310.10009": (many_members(10_001), "too_many_members"),
+    }
