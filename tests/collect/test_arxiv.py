@@ -9,16 +9,8 @@ import pytest
 
 from lm_eval_compression.collect.latex import find_main, inline_inputs, strip_comments
 from lm_eval_compression.collect.sources import read_source
-from tests.collect.fixtures import (
-    LAYOUTS,
-    arxiv_sources,
-    check_manifest_counts,
-    collect,
-    oai_pages,
-    read_jsonl,
-    serve,
-    step,
-)
+from tests.collect.fixtures import LAYOUTS, check_manifest_counts, collect, read_jsonl, serve, step
+from tests.collect.latex_sources import arxiv_sources, oai_pages
 
 DOC_STEPS = ["extract", "exact_dedup", "near_dedup", "sample"]
 

@@ -8,22 +8,8 @@ import json
 
 import pytest
 
-from tests.collect.fixtures import (
-    EN_1,
-    EN_2,
-    EN_3,
-    LAYOUTS,
-    check_manifest_counts,
-    collect,
-    dropped_rows,
-    html_page,
-    read_jsonl,
-    serve,
-    step,
-    web_records,
-    wet_records,
-    write_warc,
-)
+from tests.collect.fixtures import LAYOUTS, check_manifest_counts, collect, dropped_rows, read_jsonl, serve, step
+from tests.collect.web_pages import EN_1, EN_2, EN_3, html_page, web_records, wet_records, write_warc
 
 DOC_STEPS = ["extract", "language", "quality", "exact_dedup", "near_dedup", "sample"]
 KEPT_URLS = ["https://food.example.org/bread", "https://news.example.org/bridge", "https://space.example.org/planet"]

@@ -14,21 +14,18 @@ import pytest
 from lm_eval_compression.collect.latex import TextSettings, drop_spans, inline_inputs, latex_to_text, strip_comments
 from lm_eval_compression.collect.limits import Deadline, LimitExceeded
 from lm_eval_compression.collect.sources import read_source
-from tests.collect.fixtures import (
+from tests.collect.fixtures import collect, dropped_rows, read_jsonl, step
+from tests.collect.latex_sources import (
     BEFORE_IFFALSE,
     FILLER,
     LEAK_TOKEN,
     SECRET_TEXT,
-    collect,
     damaged_gzip,
-    dropped_rows,
     fan_out,
     gzip_bomb,
     hostile_sources,
     many_members,
-    read_jsonl,
     reading_forms,
-    step,
 )
 
 
