@@ -13,7 +13,7 @@ import pytest
 
 from lm_eval_compression.collect.latex import TextSettings, drop_spans, inline_inputs, latex_to_text, strip_comments
 from lm_eval_compression.collect.limits import Deadline, LimitExceeded
-from lm_eval_compression.collect.sources import read_source
+from lm_eval_compression.collect.sources import read_source, source_name
 from tests.collect.fixtures import collect, dropped_rows, read_jsonl, step
 from tests.collect.latex_sources import (
     BEFORE_IFFALSE,
@@ -131,3 +131,10 @@ def test_hostile_sources_through_the_arxiv_extract(secret, tmp_path):
         if path.is_file():
             data = path.read_bytes()
             assert LEAK_TOKEN.encode() not in data and SECRET_TEXT.encode() not in data, path
+
+
+def test_paper_ids_name_one_file_inside_the_sources_folder():
+    """An id from a listing becomes a file name only when it stays inside the sources folder."""
+    assert source_name("2310.00001") == "2310.00001" and source_name("math/0601001") == "math_0601001"
+    assert source_name("../x") is None and source_name("a/../b") == "a_.._b"  # slashes join one name
+    assert [source_name(b) for b in ("..", ".", "", ".hidden", "-rf", "a\\b", "x.partial")] == [None] * 7
