@@ -131,13 +131,17 @@ class ContaminationFilter(StepFilter):
         return True
 
 
-def report(texts: Iterable[str], index: NgramIndex) -> dict:
-    """Share of documents with at least one n-gram in the reference."""
+def contamination_share(rows: Iterable[dict], index: NgramIndex, clean=None) -> dict:
+    """Documents, contaminated documents and their share among ``rows``; with ``clean`` (a text file)
+    the rows that are not contaminated are written to it."""
     docs = hit = 0
-    for text in texts:
+    for row in rows:
         docs += 1
-        hit += index.overlap(text) > 0
-    return {**index.describe(), "docs": docs, "contaminated_docs": hit, "share": (hit / docs) if docs else 0.0}
+        if index.overlap(row_text(row)) > 0:
+            hit += 1
+        elif clean is not None:
+            clean.write(json_line(row))
+    return {"docs": docs, "contaminated_docs": hit, "share": (hit / docs) if docs else 0.0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,17 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     index = NgramIndex.from_jsonl(args.reference, args.ngram)
     result = {**index.describe(), "inputs": {}}
     for path in args.inputs:
-        docs = hit = 0
+        rows = tqdm(read_jsonl(path), desc=Path(path).name, disable=args.no_progress, unit="doc")
         with AtomicWriter(args.output) if args.output else contextlib.nullcontext() as out:
-            for row in tqdm(read_jsonl(path), desc=Path(path).name, disable=args.no_progress, unit="doc"):
-                docs += 1
-                contaminated = index.overlap(row_text(row)) > 0
-                hit += contaminated
-                if out is not None and not contaminated:
-                    out.write(json_line(row))
-        result["inputs"][path] = {"docs": docs, "contaminated_docs": hit, "share": (hit / docs) if docs else 0.0}
+            counts = contamination_share(rows, index, out)
         if args.output:
-            result["inputs"][path]["written"] = {"path": args.output, "docs": docs - hit}
+            counts["written"] = {"path": args.output, "docs": counts["docs"] - counts["contaminated_docs"]}
+        result["inputs"][path] = counts
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

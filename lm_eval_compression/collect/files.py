@@ -9,6 +9,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
+def is_plain_name(name: str) -> bool:
+    """True for a name that stays one entry inside its folder: not empty, not ``.`` or ``..``, no path
+    separator, no NUL, not hidden and not a work file (``.partial``)."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and not name.startswith((".", "-"))
+        and not name.endswith(".partial")
+        and not any(c in name for c in "/\\\0")
+    )
+
+
 def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
     with open(path, encoding="utf-8") as f:
         for line in f:

@@ -16,10 +16,12 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .dates import iso, parse_date
+from .files import is_plain_name
 from .network import PoliteSession
 
 GITHUB_API = "https://api.github.com"
 RESULT_CAP = 1000  # the search API serves at most this many results per query
+RATE_LIMIT_TRIES = 5
 LICENSE_FILES = (
     "LICENSE",
     "LICENCE",
@@ -32,6 +34,18 @@ LICENSE_FILES = (
     "COPYING.txt",
     "LICENSE.rst",
 )
+
+
+def rate_limit_pause(r) -> float | None:
+    """Seconds to wait when a 403 answer is one of GitHub's rate limits, else None."""
+    if r.status_code != 403:
+        return None
+    retry_after = r.headers.get("Retry-After", "")
+    if retry_after.strip().isdigit():  # secondary rate limit
+        return float(retry_after)
+    if r.headers.get("X-RateLimit-Remaining") == "0":  # primary rate limit: wait for the reset
+        return float(r.headers.get("X-RateLimit-Reset", time.time())) - time.time() + 1
+    return None
 
 
 class GitHubSearch:
@@ -58,18 +72,18 @@ class GitHubSearch:
         self.show_progress = show_progress
 
     def _get(self, params: dict) -> dict:
-        """One search request; retries (429, 5xx, connection errors) are the session's; an exhausted
-        primary rate limit (403 with ``X-RateLimit-Remaining: 0``) waits for the reset, up to ``max_wait``."""
-        for _ in range(3):
+        """One search request; retries (429, 5xx, connection errors) are the session's; a 403 that is a rate
+        limit waits and tries again: the primary limit (``X-RateLimit-Remaining: 0``) until its reset, the
+        secondary limit as long as ``Retry-After`` says, each at most ``max_wait``."""
+        for _ in range(RATE_LIMIT_TRIES):
             r = self.client.get(f"{self.api_url}/search/repositories", params=params, timeout=60)
-            if r.status_code == 403 and r.headers.get("X-RateLimit-Remaining") == "0":
-                pause = float(r.headers.get("X-RateLimit-Reset", time.time())) - time.time() + 1
-                pause = max(0.0, min(pause, self.max_wait))
-                print(f"[collect] search: rate limited, waiting {pause:.0f}s", file=sys.stderr)
-                time.sleep(pause)
-                continue
-            r.raise_for_status()
-            return r.json()
+            pause = rate_limit_pause(r)
+            if pause is None:
+                r.raise_for_status()
+                return r.json()
+            pause = max(0.0, min(pause, self.max_wait))
+            print(f"[collect] search: rate limited, waiting {pause:.0f}s", file=sys.stderr)
+            time.sleep(pause)
         raise RuntimeError(f"GitHub search stayed rate limited for {params}")
 
     def query(self, language: str, min_stars: int, start: dt.datetime, end: dt.datetime) -> str:
@@ -135,30 +149,40 @@ def repo_record(item: dict) -> dict:
 
 
 def load_repo_list(path: str | os.PathLike | None) -> dict[str, dict]:
-    """``repos.json`` (a JSON list of repo records, or ``{"repos": [...]}``) keyed by folder name."""
+    """``repos.json`` (a JSON list of repo records, or ``{"repos": [...]}``) keyed by folder name.
+
+    A record's ``dir`` (default ``owner__name``) must name one folder inside the repositories folder,
+    and its ``clone_url`` must not look like an option; anything else is refused before any clone."""
     if not path:
         return {}
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if isinstance(data, dict):
         data = data.get("repos", [])
     out = {}
-    for r in data:
+    for i, r in enumerate(data):
         r = dict(r)
-        r.setdefault("dir", r["full_name"].replace("/", "__"))
+        r.setdefault("dir", str(r.get("full_name", "")).replace("/", "__"))
+        if not isinstance(r["dir"], str) or not is_plain_name(r["dir"]):
+            raise SystemExit(f"{path}: entry {i} has dir {r['dir']!r}, not a plain folder name")
+        if str(r.get("clone_url", "")).startswith("-"):
+            raise SystemExit(f"{path}: entry {i} has clone_url {r['clone_url']!r}, not a URL")
         out[r["dir"]] = r
     return out
 
 
-def clone_one(repo: dict, dest: Path, timeout: float) -> tuple[str, str]:
-    """Shallow-clone one repository; returns (folder, "cloned"|"exists"|"failed: ...")."""
+def clone_one(repo: dict, repos_dir: Path, timeout: float) -> tuple[str, str]:
+    """Shallow-clone one repository into ``repos_dir/<dir>``; returns (dir, "cloned"|"exists"|"failed: ...")."""
+    if not is_plain_name(repo["dir"]):
+        raise ValueError(f"refusing to clone into {repos_dir}/{repo['dir']}: not a plain folder name")
+    dest = repos_dir / repo["dir"]
     if (dest / ".git").exists():
         return dest.name, "exists"
     partial = dest.with_name(dest.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
-    cmd = ["git", "clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet", repo["clone_url"], str(partial)]
+    cmd = ["git", "clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet", "--", repo["clone_url"]]
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run([*cmd, str(partial)], env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         shutil.rmtree(partial, ignore_errors=True)
         return dest.name, "failed: timeout"
@@ -174,7 +198,7 @@ def clone_all(repos: list[dict], repos_dir: Path, jobs: int, timeout: float, sho
     repos_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, str] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(clone_one, r, repos_dir / r["dir"], timeout) for r in repos]
+        futures = [pool.submit(clone_one, r, repos_dir, timeout) for r in repos]
         for fut in tqdm(
             concurrent.futures.as_completed(futures),
             desc="clone",

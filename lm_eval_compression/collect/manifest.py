@@ -14,11 +14,12 @@ import json
 import platform
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
 
-from .dates import iso
+from .dates import DateRange, iso
 from .files import write_json
 from .steps import STEP_TYPE
 
@@ -100,22 +101,27 @@ def _details(folder: Path) -> dict:
     return merged
 
 
-def build_manifest(
-    area: str,
-    work: Path,
-    stage_dirs: list[Path],
-    fetch_steps: list[str],
-    parameters: dict,
-    date_range: dict,
-    extra: dict,
-) -> dict:
-    steps = []
-    for name in fetch_steps:
-        path = work / f"{name}.stats.json"
-        if path.exists():
-            steps.append(json.loads(path.read_text(encoding="utf-8")))
+@dataclass(frozen=True)
+class ManifestSpec:
+    """What the manifest is built from: the area, its work folder and stage folders, the network steps
+    that ran before, the command line, the date range and the area's own extra entries."""
+
+    area: str
+    work: str
+    stage_dirs: tuple[str, ...]
+    fetch_steps: tuple[str, ...]
+    parameters: dict
+    date_range: DateRange
+    extra: dict
+
+
+def _steps(spec: ManifestSpec) -> list[dict]:
+    """The network steps' stats, then one entry per document step of every stage."""
+    work = Path(spec.work)
+    fetched = [work / f"{n}.stats.json" for n in spec.fetch_steps]
+    steps = [json.loads(p.read_text(encoding="utf-8")) for p in fetched if p.exists()]
     first = True
-    for folder in stage_dirs:
+    for folder in map(Path, spec.stage_dirs):
         params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
         details = _details(folder)
         for block, counts in merged_stats(folder / "logs"):
@@ -123,36 +129,49 @@ def build_manifest(
                 name = block[len(STEP_TYPE) + 2 :]
                 steps.append({**step_entry(name, counts, params, first), **details.get(name, {})})
                 first = False
+    return steps
+
+
+def _contamination(docs: list[dict]) -> dict | None:
+    decont = next((s for s in docs if s["name"] == "decontaminate"), None)
+    if decont is None:
+        return None
+    n_in, n_hit = decont["in_docs"], decont["dropped"].get("contaminated", 0)
+    return {
+        "references": decont["params"]["references"],
+        "ngram": decont["params"]["ngram"],
+        "docs": n_in,
+        "contaminated_docs": n_hit,
+        "share": (n_hit / n_in) if n_in else 0.0,
+    }
+
+
+def build_manifest(spec: ManifestSpec) -> dict:
+    steps = _steps(spec)
     docs = [s for s in steps if s.get("kind") == "documents"]
     if not docs or docs[-1]["name"] != "sample":
-        raise RuntimeError(f"{area}: no sample step in the stats under {work / 'stages'}: did every stage run?")
+        stages = Path(spec.work) / "stages"
+        raise RuntimeError(f"{spec.area}: no sample step in the stats under {stages}: did every stage run?")
     sample = docs[-1]
     manifest = {
-        "area": area,
-        "output": f"{area}.jsonl",
+        "area": spec.area,
+        "output": f"{spec.area}.jsonl",
         "created": iso(dt.datetime.now(dt.timezone.utc)),
-        "date_range": date_range,
-        "parameters": parameters,
+        "date_range": spec.date_range.to_json(),
+        "parameters": spec.parameters,
         "steps": steps,
         "final": {
-            "path": str(Path(parameters["out"]) / f"{area}.jsonl"),
+            "path": str(Path(spec.parameters["out"]) / f"{spec.area}.jsonl"),
             "docs": sample["out_docs"],
             "chars": sample["out_chars"],
             "target_chars": sample["params"].get("target_chars"),
         },
         "libraries": library_versions(),
-        **extra,
+        **spec.extra,
     }
-    decont = next((s for s in docs if s["name"] == "decontaminate"), None)
-    if decont is not None:
-        n_in, n_hit = decont["in_docs"], decont["dropped"].get("contaminated", 0)
-        manifest["contamination"] = {
-            "references": decont["params"]["references"],
-            "ngram": decont["params"]["ngram"],
-            "docs": n_in,
-            "contaminated_docs": n_hit,
-            "share": (n_hit / n_in) if n_in else 0.0,
-        }
+    contamination = _contamination(docs)
+    if contamination is not None:
+        manifest["contamination"] = contamination
     return manifest
 
 
@@ -162,31 +181,13 @@ class ManifestStep(PipelineStep):
     type = "📋 - MANIFEST"
     name = "manifest"
 
-    def __init__(
-        self,
-        area: str,
-        work: str,
-        stage_dirs: list[str],
-        fetch_steps: list[str],
-        parameters: dict,
-        date_range: dict,
-        extra: dict,
-    ):
+    def __init__(self, spec: ManifestSpec):
         super().__init__()
-        self.area, self.work, self.stage_dirs = area, work, stage_dirs
-        self.fetch_steps, self.parameters, self.date_range, self.extra = fetch_steps, parameters, date_range, extra
+        self.spec = spec
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
-        manifest = build_manifest(
-            self.area,
-            Path(self.work),
-            [Path(d) for d in self.stage_dirs],
-            self.fetch_steps,
-            self.parameters,
-            self.date_range,
-            self.extra,
-        )
-        path = Path(self.parameters["out"]) / f"{self.area}.manifest.json"
+        manifest = build_manifest(self.spec)
+        path = Path(self.spec.parameters["out"]) / f"{self.spec.area}.manifest.json"
         write_json(path, manifest)
         final = manifest["final"]
         print(

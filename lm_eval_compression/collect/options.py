@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 from .dates import DateRange
-from .stages import EXECUTORS
+from .stages import EXECUTORS, ExecutorOptions
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
@@ -40,6 +41,11 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
         help="MinHash LSH Jaccard threshold of near-duplicate removal (default: %(default)s)",
     )
     p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: %(default)s)")
+    add_executor_args(p)
+
+
+def add_executor_args(p: argparse.ArgumentParser) -> None:
+    """Where the stages run: ``--executor`` with its tasks, workers and Slurm and Ray settings."""
     g = p.add_argument_group("execution (datatrove executors)")
     g.add_argument(
         "--executor",
@@ -69,26 +75,72 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start or join a local one)")
 
 
-def date_range_of(args) -> DateRange:
-    """``--after``/``--before`` as a DateRange; a bad range is a usage error.  Also checks the other
-    shared settings (:func:`check_args`), so every pipeline refuses bad input before it starts."""
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The settings every pipeline shares, checked once: where it writes, what it keeps, how duplicates
+    and contamination are found, where it runs; ``parameters`` records the command line for the manifest."""
+
+    area: str
+    out: Path
+    work: Path
+    date_range: DateRange
+    executor: ExecutorOptions
+    parameters: dict
+    force: bool = False
+    progress: bool = True
+    target_chars: int | None = None
+    seed: int = 1234
+    decontaminate: tuple[str, ...] = ()
+    ngram: int = 13
+    near_dup_threshold: float = 0.85
+    num_perm: int = 128
+
+
+def pipeline_options(args: argparse.Namespace, area: str) -> PipelineOptions:
+    """The shared options of a parsed command line; bad values are a usage error before any work."""
     check_args(args)
     try:
-        return DateRange(args.after, args.before)
+        date_range = DateRange(args.after, args.before)
     except ValueError as e:
         raise SystemExit(f"bad date range: {e}") from None
+    return PipelineOptions(
+        area=area,
+        out=Path(args.out),
+        work=Path(args.work) if args.work else Path(args.out) / "work" / area,
+        date_range=date_range,
+        executor=executor_options(args, area),
+        parameters={k: v for k, v in vars(args).items() if not callable(v)},
+        force=args.force,
+        progress=not args.no_progress,
+        target_chars=args.target_chars,
+        seed=args.seed,
+        decontaminate=tuple(str(Path(r)) for r in args.decontaminate),
+        ngram=args.ngram,
+        near_dup_threshold=args.near_dup_threshold,
+        num_perm=args.num_perm,
+    )
 
 
-def work_dir(args, area: str) -> Path:
-    return Path(args.work) if args.work else Path(args.out) / "work" / area
+def executor_options(args: argparse.Namespace, area: str) -> ExecutorOptions:
+    """``--executor`` and its settings; :class:`ExecutorOptions` refuses bad ones."""
+    return ExecutorOptions(
+        kind=args.executor,
+        tasks=args.tasks,
+        workers=args.workers,
+        partition=args.partition,
+        time=args.time,
+        cpus_per_task=args.cpus_per_task,
+        mem_per_cpu_gb=args.mem_per_cpu_gb,
+        job_name=args.job_name or f"collect_{area}",
+        venv_path=args.venv,
+        sbatch_args=tuple(tuple(item.split("=", 1)) for item in args.sbatch_arg),
+        ray_address=args.ray_address,
+    )
 
 
-def public_params(args) -> dict:
-    return {k: v for k, v in vars(args).items() if not callable(v)}
-
-
-def check_args(args) -> None:
-    """Settings that would fail late (on a cluster, after the downloads) are refused before any work."""
+def check_args(args: argparse.Namespace) -> None:
+    """Settings that would fail late (on a cluster, after the downloads) are refused before any work;
+    the executor's own settings are checked by :class:`ExecutorOptions`."""
     if not 0 < args.near_dup_threshold <= 1:
         raise SystemExit(f"--near-dup-threshold must be in (0, 1], not {args.near_dup_threshold}")
     if args.num_perm < 2:
@@ -98,17 +150,29 @@ def check_args(args) -> None:
     for ref in args.decontaminate:
         if not Path(ref).is_file():
             raise SystemExit(f"--decontaminate {ref}: no such file")
-    if args.tasks < 1:
-        raise SystemExit(f"--tasks must be at least 1, not {args.tasks}")
-    if args.workers < 1 and args.workers != -1:
-        raise SystemExit(f"--workers must be at least 1 (or -1: as many as tasks), not {args.workers}")
     for item in args.sbatch_arg:
         if "=" not in item or not item.split("=", 1)[0]:
             raise SystemExit(f"--sbatch-arg {item!r}: expected KEY=VALUE (e.g. account=myproj)")
-    if args.executor == "slurm" and not args.partition:
-        raise SystemExit("--executor slurm needs --partition")
-    if args.executor == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise SystemExit("--executor ray needs the ray package (pip install -e '.[collect]')") from None
+
+
+def positive(kind=int):
+    """An argparse type: a number above zero."""
+
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_area_parser(sub, area: str, help_text: str, description: str, steps: tuple[str, ...], step_help: str):
+    """The sub-command of one area: its steps and the shared options; the area adds its own groups."""
+    p = sub.add_parser(
+        area, help=help_text, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("step", choices=steps, help=step_help)
+    add_common_args(p)
+    return p

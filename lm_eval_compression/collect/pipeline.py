@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets
 from datatrove.pipeline.readers import JsonlReader
 
 from .contamination import ContaminationFilter
@@ -30,9 +30,10 @@ from .dedup import (
     NearDupSignature,
     minhash_config,
 )
-from .manifest import ManifestStep
+from .manifest import ManifestSpec, ManifestStep
+from .options import PipelineOptions
 from .sampling import EvalWriter, SampleStep
-from .stages import ExecutorOptions, Stage, run_stages
+from .stages import Stage, run_stages, stage_dirs
 from .steps import doc_writer, dropped_writer
 
 STAGES = (
@@ -50,10 +51,10 @@ STAGES = (
 Blocks = Callable[[Path], list]
 
 
-@dataclass
-class Corpus:
-    """What differs between the pipelines: the reader, the filters before and after exact dedup, how
-    text is compared, and what goes into the manifest besides the stats."""
+@dataclass(frozen=True)
+class AreaPipeline:
+    """What differs between the areas' pipelines: the reader, the filters before and after exact dedup,
+    how text is compared, and what goes into the manifest besides the stats."""
 
     area: str
     reader: Blocks
@@ -64,143 +65,147 @@ class Corpus:
     late_params: dict = field(default_factory=dict)
     normalize_whitespace: bool = False
     shingle_mode: str = "words"
-    fetch_steps: list = field(default_factory=list)
+    fetch_steps: tuple[str, ...] = ()
     manifest_extra: dict = field(default_factory=dict)
 
 
-def reader(folder: Path) -> JsonlReader:
+@dataclass(frozen=True)
+class _Plan:
+    """What the stage builders share: the area, the options, every stage's folder, the MinHash settings."""
+
+    pipeline: AreaPipeline
+    options: PipelineOptions
+    folders: dict[str, Path]
+    config: MinhashConfig
+
+    @property
+    def near(self) -> dict:
+        """The near-dedup settings, as every near-dedup stage records them."""
+        return {
+            "threshold": self.options.near_dup_threshold,
+            "num_perm": self.options.num_perm,
+            "bands": self.config.num_buckets,
+            "rows": self.config.hashes_per_bucket,
+            "shingle": "5 code tokens" if self.pipeline.shingle_mode == "code" else "5 words",
+        }
+
+
+def docs_reader(folder: Path) -> JsonlReader:
+    """The documents a stage wrote (``<stage>/docs``), read back by the next."""
     folder.mkdir(parents=True, exist_ok=True)
     return JsonlReader(str(folder), compression=None, add_file_path=False, glob_pattern="*.jsonl")
 
 
-def build_stages(corpus: Corpus, args, work: Path, parameters: dict, date_range: dict) -> list[Stage]:
-    d = {name: work / "stages" / f"{i:02d}_{name}" for i, name in enumerate(STAGES, 1)}
-    config = minhash_config(args.near_dup_threshold, args.num_perm, 5)
-    shingle = "5 code tokens" if corpus.shingle_mode == "code" else "5 words"
-    near = {
-        "threshold": args.near_dup_threshold,
-        "num_perm": args.num_perm,
-        "bands": config.num_buckets,
-        "rows": config.hashes_per_bucket,
-        "shingle": shingle,
-    }
-    refs = [str(Path(r)) for r in args.decontaminate]
+def _extract(plan: _Plan) -> Stage:
+    area = plan.pipeline
+    return Stage(
+        "extract",
+        lambda f: [
+            *area.reader(f),
+            *area.early_filters(f),
+            ExactDedupSignature(str(f / "exact_sigs"), area.normalize_whitespace),
+            doc_writer(f / "docs"),
+        ],
+        {**area.reader_params, **area.early_params},
+    )
 
-    def decontaminate(folder: Path) -> list:
-        if not refs:
-            return []
-        return [
-            ContaminationFilter(references=refs, n=args.ngram, exclusion_writer=dropped_writer(folder, "decontaminate"))
-        ]
 
-    stages = [
-        Stage(
-            "extract",
-            lambda f: [
-                *corpus.reader(f),
-                *corpus.early_filters(f),
-                ExactDedupSignature(str(f / "exact_sigs"), corpus.normalize_whitespace),
-                doc_writer(f / "docs"),
-            ],
-            {**corpus.reader_params, **corpus.early_params},
-        ),
-        Stage(
-            "exact_dedup_find",
-            lambda f: [ExactDedupFind(str(d["extract"] / "exact_sigs"), str(f))],
-            {"normalize_whitespace": corpus.normalize_whitespace},
-            tasks=1,
-        ),
-        Stage(
-            "exact_dedup",
-            lambda f: [
-                reader(d["extract"] / "docs"),
-                ExactDedupFilter(str(d["exact_dedup_find"]), exclusion_writer=dropped_writer(f, "exact_dedup")),
-                *corpus.late_filters(f),
-                doc_writer(f / "docs"),
-                NearDupSignature(str(f / "minhash"), config, corpus.shingle_mode),
-            ],
-            {**corpus.late_params, "near_dedup": near},
-        ),
-        Stage(
-            "near_dedup_buckets",
-            lambda f: [MinhashDedupBuckets(str(d["exact_dedup"] / "minhash"), str(f / "dups"), config=config)],
-            near,
-            tasks=config.num_buckets,
-        ),
-        Stage(
-            "near_dedup_clusters",
-            lambda f: [
-                NearDupCluster(
-                    str(d["near_dedup_buckets"] / "dups"),
-                    str(d["exact_dedup"] / "minhash"),
-                    str(f),
-                    config,
-                    args.near_dup_threshold,
-                )
-            ],
-            near,
-            tasks=1,
-        ),
-        Stage(
-            "near_dedup",
-            lambda f: [
-                reader(d["exact_dedup"] / "docs"),
-                NearDupFilter(str(d["near_dedup_clusters"]), exclusion_writer=dropped_writer(f, "near_dedup")),
-                *decontaminate(f),
-                doc_writer(f / "docs"),
-            ],
-            {**near, "references": refs, "ngram": args.ngram},
-        ),
-        Stage(
-            "sample",
-            lambda f: [
-                reader(d["near_dedup"] / "docs"),
-                SampleStep(args.target_chars, args.seed),
-                EvalWriter(str(args.out), corpus.area),
-            ],
-            {"target_chars": args.target_chars, "seed": args.seed, "out": str(args.out)},
-            tasks=1,
-        ),
-        Stage(
-            "manifest",
-            lambda f: [
-                ManifestStep(
-                    corpus.area,
-                    str(work),
-                    [str(d[n]) for n in STAGES[:-1]],
-                    corpus.fetch_steps,
-                    parameters,
-                    date_range,
-                    corpus.manifest_extra,
-                )
-            ],
-            {},
-            tasks=1,
-            always=True,
-        ),
-    ]
+def _exact_dedup(plan: _Plan) -> list[Stage]:
+    d, area = plan.folders, plan.pipeline
+    find = Stage(
+        "exact_dedup_find",
+        lambda f: [ExactDedupFind(str(d["extract"] / "exact_sigs"), str(f))],
+        {"normalize_whitespace": area.normalize_whitespace},
+        tasks=1,
+    )
+    drop = Stage(
+        "exact_dedup",
+        lambda f: [
+            docs_reader(d["extract"] / "docs"),
+            ExactDedupFilter(str(d["exact_dedup_find"]), exclusion_writer=dropped_writer(f, "exact_dedup")),
+            *area.late_filters(f),
+            doc_writer(f / "docs"),
+            NearDupSignature(str(f / "minhash"), plan.config, area.shingle_mode),
+        ],
+        {**area.late_params, "near_dedup": plan.near},
+    )
+    return [find, drop]
+
+
+def _decontaminate(plan: _Plan, folder: Path) -> list:
+    refs = list(plan.options.decontaminate)
+    if not refs:
+        return []
+    writer = dropped_writer(folder, "decontaminate")
+    return [ContaminationFilter(references=refs, n=plan.options.ngram, exclusion_writer=writer)]
+
+
+def _near_dedup(plan: _Plan) -> list[Stage]:
+    d, config, near = plan.folders, plan.config, plan.near
+    signatures = str(d["exact_dedup"] / "minhash")
+    buckets = Stage(
+        "near_dedup_buckets",
+        lambda f: [MinhashDedupBuckets(signatures, str(f / "dups"), config=config)],
+        near,
+        tasks=config.num_buckets,
+    )
+    threshold = plan.options.near_dup_threshold
+    clusters = Stage(
+        "near_dedup_clusters",
+        lambda f: [NearDupCluster(str(d["near_dedup_buckets"] / "dups"), signatures, str(f), config, threshold)],
+        near,
+        tasks=1,
+    )
+    drop = Stage(
+        "near_dedup",
+        lambda f: [
+            docs_reader(d["exact_dedup"] / "docs"),
+            NearDupFilter(str(d["near_dedup_clusters"]), exclusion_writer=dropped_writer(f, "near_dedup")),
+            *_decontaminate(plan, f),
+            doc_writer(f / "docs"),
+        ],
+        {**near, "references": list(plan.options.decontaminate), "ngram": plan.options.ngram},
+    )
+    return [buckets, clusters, drop]
+
+
+def _sample(plan: _Plan) -> Stage:
+    o = plan.options
+    return Stage(
+        "sample",
+        lambda f: [
+            docs_reader(plan.folders["near_dedup"] / "docs"),
+            SampleStep(o.target_chars, o.seed),
+            EvalWriter(str(o.out), plan.pipeline.area),
+        ],
+        {"target_chars": o.target_chars, "seed": o.seed, "out": str(o.out)},
+        tasks=1,
+    )
+
+
+def _manifest(plan: _Plan) -> Stage:
+    o, area = plan.options, plan.pipeline
+    spec = ManifestSpec(
+        area=area.area,
+        work=str(o.work),
+        stage_dirs=tuple(str(plan.folders[n]) for n in STAGES[:-1]),
+        fetch_steps=area.fetch_steps,
+        parameters=o.parameters,
+        date_range=o.date_range,
+        extra=area.manifest_extra,
+    )
+    return Stage("manifest", lambda f: [ManifestStep(spec)], {}, tasks=1, always=True)
+
+
+def build_stages(area: AreaPipeline, options: PipelineOptions) -> list[Stage]:
+    """The stages of one area's pipeline, in the order of :data:`STAGES`."""
+    folders = dict(zip(STAGES, stage_dirs(options.work, list(STAGES)), strict=True))
+    plan = _Plan(area, options, folders, minhash_config(options.near_dup_threshold, options.num_perm, 5))
+    stages = [_extract(plan), *_exact_dedup(plan), *_near_dedup(plan), _sample(plan), _manifest(plan)]
     assert [s.name for s in stages] == list(STAGES)
     return stages
 
 
-def executor_options(args, area: str) -> ExecutorOptions:
-    sbatch = dict(item.split("=", 1) for item in (args.sbatch_arg or []))
-    return ExecutorOptions(
-        kind=args.executor,
-        tasks=args.tasks,
-        workers=args.workers,
-        partition=args.partition,
-        time=args.time,
-        cpus_per_task=args.cpus_per_task,
-        mem_per_cpu_gb=args.mem_per_cpu_gb,
-        job_name=args.job_name or f"collect_{area}",
-        venv_path=args.venv,
-        sbatch_args=sbatch,
-        ray_address=args.ray_address,
-    )
-
-
-def run_corpus(corpus: Corpus, args, work: Path, parameters: dict, date_range: dict) -> list[Path]:
-    """Build and run (or submit) the stages of one corpus."""
-    stages = build_stages(corpus, args, work, parameters, date_range)
-    return run_stages(work, stages, executor_options(args, corpus.area), force=args.force)
+def run_area(area: AreaPipeline, options: PipelineOptions) -> list[Path]:
+    """Build and run (or submit) the stages of one area's pipeline; returns the stage folders."""
+    return run_stages(options.work, build_stages(area, options), options.executor, force=options.force)

@@ -24,8 +24,8 @@ from .fetch import run_fetch
 from .files import file_digest, fingerprint, write_json
 from .filters import AUTOGEN_MARKERS, CodeQualityFilter
 from .github import GITHUB_API, RESULT_CAP, GitHubSearch, clone_all, git_output, list_repos, load_repo_list
-from .options import add_common_args, date_range_of, public_params, work_dir
-from .pipeline import Corpus, run_corpus
+from .options import PipelineOptions, add_area_parser, pipeline_options
+from .pipeline import AreaPipeline, run_area
 from .readers import RepoFileReader
 from .steps import dropped_writer
 
@@ -34,14 +34,14 @@ STEPS = ("search", "clone", "extract", "all")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "python",
-        help="Python files from GitHub repositories created after a cut-off",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_area_parser(
+        sub,
+        AREA,
+        "Python files from GitHub repositories created after a cut-off",
+        __doc__,
+        STEPS,
+        "search | clone | extract | all (search, clone, extract)",
     )
-    p.add_argument("step", choices=STEPS, help="search | clone | extract | all (search, clone, extract)")
-    add_common_args(p)
     g = p.add_argument_group("search")
     g.add_argument("--api-url", default=GITHUB_API, help="GitHub API base URL (default: %(default)s)")
     g.add_argument("--language", default="Python")
@@ -70,7 +70,8 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def search(args, work: Path, repo_list: Path, date_range) -> None:
+def search_step(args: argparse.Namespace, options: PipelineOptions, repo_list: Path) -> None:
+    date_range = options.date_range
     if date_range.after is None:
         raise SystemExit("search needs --after (the cut-off date)")
     end = (date_range.before or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)) - dt.timedelta(seconds=1)
@@ -80,52 +81,48 @@ def search(args, work: Path, repo_list: Path, date_range) -> None:
             "[collect] warning: GITHUB_TOKEN is not set; unauthenticated search allows 10 requests/minute",
             file=sys.stderr,
         )
+    gh = GitHubSearch(
+        args.api_url, token, args.per_page, args.delay, result_cap=args.result_cap, show_progress=options.progress
+    )
 
     def fetch() -> dict:
-        gh = GitHubSearch(
-            args.api_url,
-            token,
-            args.per_page,
-            args.delay,
-            result_cap=args.result_cap,
-            show_progress=not args.no_progress,
-        )
         repos, info = gh.search(args.language, args.min_stars, date_range.after, end)
         write_json(repo_list, repos)
         return {"repos": len(repos), **info, "output": str(repo_list)}
 
     run_fetch(
-        work,
+        options.work,
         "search",
         fetch,
         {"language": args.language, "min_stars": args.min_stars, **date_range.to_json(), "api_url": args.api_url},
         [repo_list],
-        force=args.force,
+        force=options.force,
     )
 
 
-def clone(args, work: Path, repo_list: Path, repos_dir: Path) -> None:
+def clone_step(args: argparse.Namespace, options: PipelineOptions, repo_list: Path, repos_dir: Path) -> None:
     if not repo_list.exists():
         raise SystemExit(f"no repository list {repo_list}: run the search step or pass --repo-list")
     listed = list(load_repo_list(repo_list).values())
     if args.max_repos is not None and len(listed) > args.max_repos:
-        listed = random.Random(args.seed).sample(listed, args.max_repos)
+        listed = random.Random(options.seed).sample(listed, args.max_repos)
     # resumable per repository: it always runs, and keeps the clones already there
     stats = run_fetch(
-        work,
+        options.work,
         "clone",
         lambda: {
-            **clone_all(listed, repos_dir, args.jobs, args.clone_timeout, not args.no_progress),
+            **clone_all(listed, repos_dir, args.jobs, args.clone_timeout, options.progress),
             "repos_dir": str(repos_dir),
         },
-        {"repo_list": str(repo_list), "max_repos": args.max_repos, "seed": args.seed},
+        {"repo_list": str(repo_list), "max_repos": args.max_repos, "seed": options.seed},
         always=True,
     )
     if stats.get("failed"):
         print(f"[collect] clone: {stats['failed']} repositories failed (see clone.stats.json)", file=sys.stderr)
 
 
-def corpus(args, work: Path, repo_list: Path, repos_dir: Path, date_range) -> Corpus:
+def extract_pipeline(args: argparse.Namespace, options: PipelineOptions, repo_list: Path, repos_dir: Path):
+    """The repository reader, the paper's code filters after exact dedup, and what the manifest says."""
     listed = load_repo_list(repo_list if repo_list.exists() else None)
     exts = tuple(e.strip() for e in args.extensions.split(",") if e.strip())
     quality = {
@@ -134,13 +131,13 @@ def corpus(args, work: Path, repo_list: Path, repos_dir: Path, date_range) -> Co
         "min_alnum_fraction": args.min_alnum_fraction,
         "autogen_lines": args.autogen_lines,
     }
-    return Corpus(
+    return AreaPipeline(
         area=AREA,
         reader=lambda f: [
             RepoFileReader(
                 str(repos_dir),
                 listed,
-                date_range,
+                options.date_range,
                 args.max_file_bytes,
                 exts,
                 exclusion_writer=dropped_writer(f, "extract"),
@@ -151,32 +148,29 @@ def corpus(args, work: Path, repo_list: Path, repos_dir: Path, date_range) -> Co
             "repo_list": str(repo_list) if listed else None,
             "repo_list_digest": file_digest(repo_list) if listed else None,
             "repos": fingerprint(p.name for p in list_repos(repos_dir)),
-            **date_range.to_json(),
+            **options.date_range.to_json(),
             "max_file_bytes": args.max_file_bytes,
             "extensions": list(exts),
         },
         late_filters=lambda f: [CodeQualityFilter(**quality, exclusion_writer=dropped_writer(f, "quality"))],
         late_params={**quality, "autogen_markers": list(AUTOGEN_MARKERS)},
         shingle_mode="code",
-        fetch_steps=[n for n in ("search", "clone") if (work / f"{n}.stats.json").exists()],
+        fetch_steps=tuple(n for n in ("search", "clone") if (options.work / f"{n}.stats.json").exists()),
         manifest_extra={"git": git_output(Path("."), "--version")},
     )
 
 
-def run(args) -> int:
-    work = work_dir(args, AREA)
-    work.mkdir(parents=True, exist_ok=True)
-    date_range = date_range_of(args)
-    repo_list = Path(args.repo_list) if args.repo_list else work / "repos.json"
-    repos_dir = Path(args.repos_dir) if args.repos_dir else work / "repos"
+def run(args: argparse.Namespace) -> int:
+    options = pipeline_options(args, AREA)
+    options.work.mkdir(parents=True, exist_ok=True)
+    repo_list = Path(args.repo_list) if args.repo_list else options.work / "repos.json"
+    repos_dir = Path(args.repos_dir) if args.repos_dir else options.work / "repos"
     if args.step in ("search", "all"):
-        search(args, work, repo_list, date_range)
+        search_step(args, options, repo_list)
     if args.step in ("clone", "all"):
-        clone(args, work, repo_list, repos_dir)
+        clone_step(args, options, repo_list, repos_dir)
     if args.step in ("extract", "all"):
         if not repos_dir.is_dir():
             raise SystemExit(f"no repositories folder {repos_dir} (run the clone step or pass --repos-dir)")
-        run_corpus(
-            corpus(args, work, repo_list, repos_dir, date_range), args, work, public_params(args), date_range.to_json()
-        )
+        run_area(extract_pipeline(args, options, repo_list, repos_dir), options)
     return 0

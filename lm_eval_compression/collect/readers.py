@@ -11,13 +11,16 @@ Each task reads its share of the sources (source ``i`` goes to task ``i % tasks`
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from datatrove.data import Document
 
 from .dates import DateRange
 from .github import list_repos, repo_metadata
-from .latex import id_month, latex_to_text, read_source
+from .latex import TextSettings, id_month, latex_to_text
+from .limits import PAPER_TIMEOUT, Deadline
+from .sources import SourceLimits, read_source, source_name
 from .steps import ORDER_KEY, StepSource
 
 
@@ -88,26 +91,34 @@ class RepoFileReader(StepSource):
         return doc
 
 
+@dataclass(frozen=True)
+class PaperSettings:
+    """What the arXiv reader needs besides its papers: the date range, how text is made, the bounds on
+    one paper's source and on its time, and the shortest paper kept."""
+
+    date_range: DateRange
+    text: TextSettings = TextSettings()
+    limits: SourceLimits = SourceLimits()
+    paper_timeout: float = PAPER_TIMEOUT
+    min_chars: int = 200
+
+
 class ArxivSourceReader(StepSource):
-    """One document per paper whose source is in ``sources`` (named by id, ``/`` as ``_``)."""
+    """One document per paper whose source is in ``sources`` (named by id, ``/`` as ``_``); a paper over
+    one of the bounds of :class:`PaperSettings` is dropped with the bound's reason."""
 
     def __init__(
         self,
         papers: list[dict],
         sources: str,
-        date_range: DateRange,
-        fmt: str = "markdown",
-        pandoc_to: str = "markdown",
-        pandoc_timeout: float = 120,
-        min_chars: int = 200,
+        settings: PaperSettings,
         name: str = "extract",
         exclusion_writer=None,
     ):
         super().__init__(name, exclusion_writer)
         self.papers = papers
         self.sources = Path(sources)
-        self.date_range = date_range
-        self.fmt, self.pandoc_to, self.pandoc_timeout, self.min_chars = fmt, pandoc_to, pandoc_timeout, min_chars
+        self.settings = settings
 
     def produce(self, rank: int, world_size: int):
         for pi, paper in enumerate(self.papers):
@@ -116,7 +127,8 @@ class ArxivSourceReader(StepSource):
                 if doc is not None:
                     yield doc
 
-    def _paper(self, paper: dict, pi: int) -> Document | None:
+    @staticmethod
+    def _meta(paper: dict, pi: int) -> dict:
         meta = {
             "source": "arxiv",
             "arxiv_id": paper["id"],
@@ -129,26 +141,38 @@ class ArxivSourceReader(StepSource):
         }
         if meta["date"] is None and (month := id_month(paper["id"])):
             meta["date"], meta["date_source"] = month, "arxiv_id"
+        return meta
+
+    def _text(self, path: Path) -> tuple[str, dict] | str:
+        """The paper's text and details, or the reason it has none."""
+        deadline = Deadline(self.settings.paper_timeout)
+        files = read_source(path, self.settings.limits, deadline)
+        if isinstance(files, str):
+            return files
+        return latex_to_text(files, self.settings.text, deadline)
+
+    def _paper(self, paper: dict, pi: int) -> Document | None:
+        meta = self._meta(paper, pi)
         doc_id = f"arxiv:{paper['id']}"
         empty = Document(text="", id=doc_id, metadata=meta)
-        if meta["date"] not in self.date_range:
+        if meta["date"] not in self.settings.date_range:
             self.drop("out_of_date_range" if meta["date"] else "unknown_date", empty)
             return None
-        path = self.sources / paper["id"].replace("/", "_")
-        if not path.exists():
+        name = source_name(paper["id"])
+        if name is None:
+            self.drop("bad_id", empty)
+            return None
+        path = self.sources / name
+        if not path.is_file():
             self.drop("no_source", empty)
             return None
-        files = read_source(path)
-        if isinstance(files, str):
-            self.drop(files, empty)
-            return None
-        result = latex_to_text(files, self.fmt, self.pandoc_to, self.pandoc_timeout)
+        result = self._text(path)
         if isinstance(result, str):
             self.drop(result, empty)
             return None
         text, info = result
         doc = Document(text=text, id=doc_id, metadata={**meta, **info})
-        if len(text.strip()) < self.min_chars:
+        if len(text.strip()) < self.settings.min_chars:
             self.drop("too_short", doc)
             return None
         return doc

@@ -33,8 +33,11 @@ class Stage:
     always: bool = False  # run every time (the manifest)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExecutorOptions:
+    """Where the stages run: datatrove's local, Ray or Slurm executor, over ``tasks`` tasks, ``workers`` at
+    a time (-1: all), with the Slurm and Ray settings.  Bad settings are refused when it is made."""
+
     kind: str = "local"
     tasks: int = 1
     workers: int = 1
@@ -44,10 +47,10 @@ class ExecutorOptions:
     mem_per_cpu_gb: float = 2
     job_name: str = "collect"
     venv_path: str | None = None
-    sbatch_args: dict = field(default_factory=dict)
+    sbatch_args: tuple[tuple[str, str], ...] = ()
     ray_address: str | None = None
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         if self.kind not in EXECUTORS:
             raise SystemExit(f"--executor must be one of {', '.join(EXECUTORS)}, not {self.kind!r}")
         if self.tasks < 1:
@@ -56,10 +59,16 @@ class ExecutorOptions:
             raise SystemExit(f"--workers must be at least 1 (or -1: as many as tasks), not {self.workers}")
         if self.kind == "slurm" and not self.partition:
             raise SystemExit("--executor slurm needs --partition")
+        if self.kind == "ray":
+            try:
+                import ray  # noqa: F401
+            except ImportError:
+                raise SystemExit("--executor ray needs the ray package (pip install -e '.[collect]')") from None
 
 
-def stage_dirs(work: Path, stages: list[Stage]) -> list[Path]:
-    return [work / "stages" / f"{i:02d}_{s.name}" for i, s in enumerate(stages, 1)]
+def stage_dirs(work: Path, names: list[str]) -> list[Path]:
+    """The folder of each stage, in order: ``<work>/stages/<nn>_<name>``."""
+    return [work / "stages" / f"{i:02d}_{name}" for i, name in enumerate(names, 1)]
 
 
 def stage_tasks(stage: Stage, opts: ExecutorOptions) -> int:
@@ -68,7 +77,7 @@ def stage_tasks(stage: Stage, opts: ExecutorOptions) -> int:
 
 def prepare(work: Path, stages: list[Stage], opts: ExecutorOptions, force: bool) -> list[Path]:
     """Clear stages whose parameters changed (and all later ones); record the parameters."""
-    dirs = stage_dirs(work, stages)
+    dirs = stage_dirs(work, [s.name for s in stages])
     stale = force
     for stage, folder in zip(stages, dirs, strict=True):
         params = jsonable({**stage.params, "tasks": stage_tasks(stage, opts)})
@@ -143,7 +152,6 @@ def _preload_forkserver() -> None:
 
 def run_stages(work: Path, stages: list[Stage], opts: ExecutorOptions, force: bool = False) -> list[Path]:
     """Run (or, on Slurm, submit) the stages in order; returns their folders."""
-    opts.check()
     dirs = prepare(work, stages, opts, force)
     if opts.kind == "slurm":
         previous = None

@@ -17,24 +17,25 @@ from pathlib import Path
 
 from .files import fingerprint
 from .filters import LinguaLanguageFilter, gopher_filters
-from .options import add_common_args, date_range_of, public_params, work_dir
-from .pipeline import Corpus, run_corpus
+from .limits import MAX_RECORD_BYTES
+from .options import PipelineOptions, add_area_parser, pipeline_options, positive
+from .pipeline import AreaPipeline, run_area
 from .steps import dropped_writer
-from .warc import CC_BASE, WarcReader, is_url, read_paths_file
+from .warc import CC_BASE, WarcReader, WarcSettings, is_url, read_paths_file
 
 AREA = "cc"
 STEPS = ("extract", "all")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "cc",
-        help="English web pages from Common Crawl WARC/WET files after a cut-off",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_area_parser(
+        sub,
+        AREA,
+        "English web pages from Common Crawl WARC/WET files after a cut-off",
+        __doc__,
+        STEPS,
+        "extract | all (the same: extraction and every later step)",
     )
-    p.add_argument("step", choices=STEPS, help="extract | all (the same: extraction and every later step)")
-    add_common_args(p)
     g = p.add_argument_group("input")
     g.add_argument("--warc", nargs="+", default=[], metavar="PATH_OR_URL", help="WARC or WET files (.warc[.gz])")
     g.add_argument(
@@ -46,6 +47,12 @@ def add_parser(sub) -> None:
     g.add_argument("--extractor", choices=("trafilatura", "resiliparse"), default="trafilatura")
     g.add_argument("--extract-timeout", type=float, default=5.0, help="seconds per page (default: %(default)s)")
     g.add_argument("--extract-batch", type=int, default=1000, help=argparse.SUPPRESS)
+    g.add_argument(
+        "--max-record-bytes",
+        type=positive(int),
+        default=MAX_RECORD_BYTES,
+        help="largest record payload read, in bytes; larger records are dropped (default: %(default)s)",
+    )
     g.add_argument("--languages", default="en", help="comma-separated ISO 639-1 codes to keep (default: en)")
     g.add_argument("--min-language-score", type=float, default=0.5)
     g.add_argument(
@@ -54,41 +61,37 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def input_locations(args) -> list[str]:
+def input_locations(args: argparse.Namespace, seed: int) -> list[str]:
     locations = list(args.warc)
     if args.paths_file:
         listed = read_paths_file(args.paths_file, args.base_url)
         if args.max_files is not None and len(listed) > args.max_files:
-            listed = sorted(random.Random(args.seed).sample(listed, args.max_files))
+            listed = sorted(random.Random(seed).sample(listed, args.max_files))
         locations += listed
     if not locations:
         raise SystemExit("no input: pass --warc files/URLs or --paths-file")
     return [x if is_url(x) else str(Path(x).resolve()) for x in locations]
 
 
-def run(args) -> int:
-    work = work_dir(args, AREA)
-    date_range = date_range_of(args)
-    locations = input_locations(args)
+def extract_pipeline(args: argparse.Namespace, options: PipelineOptions, locations: list[str]) -> AreaPipeline:
+    """The WARC reader, the language and Gopher filters before exact dedup, and what the manifest says."""
+    settings = WarcSettings(
+        options.date_range, args.extractor, args.extract_timeout, args.extract_batch, args.max_record_bytes
+    )
     languages = [x.strip() for x in args.languages.split(",") if x.strip()]
-    corpus = Corpus(
+    return AreaPipeline(
         area=AREA,
         reader=lambda f: [
             WarcReader(
-                locations,
-                date_range,
-                args.extractor,
-                args.extract_timeout,
-                args.extract_batch,
-                details_folder=str(f / "details"),
-                exclusion_writer=dropped_writer(f, "extract"),
+                locations, settings, details_folder=str(f / "details"), exclusion_writer=dropped_writer(f, "extract")
             )
         ],
         reader_params={
             "inputs": len(locations),
             "inputs_fingerprint": fingerprint(locations),
-            **date_range.to_json(),
+            **options.date_range.to_json(),
             "extractor": args.extractor,
+            "max_record_bytes": args.max_record_bytes,
         },
         early_filters=lambda f: [
             LinguaLanguageFilter(
@@ -109,5 +112,10 @@ def run(args) -> int:
         normalize_whitespace=True,
         manifest_extra={"inputs": locations[:1000]},
     )
-    run_corpus(corpus, args, work, public_params(args), date_range.to_json())
+
+
+def run(args: argparse.Namespace) -> int:
+    options = pipeline_options(args, AREA)
+    locations = input_locations(args, options.seed)
+    run_area(extract_pipeline(args, options, locations), options)
     return 0

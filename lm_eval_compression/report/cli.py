@@ -53,8 +53,12 @@ def run_command(body: Callable[[], int]) -> int:
         return 2
 
 
-def write_report(output_dir: Path, markdown_name: str, text: str, writers: Sequence[Callable[[Path], object]]) -> None:
-    """Write ``text`` as ``output_dir/markdown_name``, run each writer on ``output_dir``, say what was written."""
+def publish(text: str, output_dir: Path | None, markdown_name: str, writers: Sequence[Callable[[Path], object]]) -> int:
+    """Print the report's markdown; with ``output_dir``, also write it there as ``markdown_name``, run each
+    writer on ``output_dir`` (CSV files, plots) and say what was written.  Returns the exit status, 0."""
+    print(text, end="")
+    if output_dir is None:
+        return 0
     output_dir.mkdir(parents=True, exist_ok=True)
     markdown = output_dir / markdown_name
     markdown.write_text(text, encoding="utf-8")
@@ -63,3 +67,4 @@ def write_report(output_dir: Path, markdown_name: str, text: str, writers: Seque
         result = writer(output_dir)
         written += result if isinstance(result, list) else [result]
     print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0

@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 
 from .areas import Area
 from .results import ModelResults, NotComparableError, ResultsFile
-from .values import BPC_KEY, bpc_tasks, require_metric
+from .values import bpc_tasks, require_bpc, require_metric
 
 # window settings that must agree across models (prefix tokens may differ)
 WINDOW_SETTINGS = ("block_size", "stride", "protocol", "window_bos")
+# what every results file of a compression task records (window BOS is recorded only by newer runs)
+REQUIRED_SETTINGS = ("block_size", "stride", "protocol")
 
 
 def _normalised(value):
@@ -33,8 +35,10 @@ def _normalised(value):
     return value
 
 
-def task_settings(results_file: ResultsFile, task: str) -> dict:
-    """Effective settings of ``task``: ``configs[task]['compression']``, falling back to ``metadata``."""
+def recorded_settings(results_file: ResultsFile, task: str) -> dict:
+    """How ``task`` was computed, as its results file records it: the window settings, the corpus, its hash
+    and document count, from ``configs[task]['compression']`` (the plugin's settings block), falling back
+    to the task's ``metadata``.  A file that records none of block_size, stride and protocol is refused."""
     config = (results_file.data.get("configs") or {}).get(task) or {}
     effective = config.get("compression") or {}
     metadata = config.get("metadata") or {}
@@ -42,6 +46,13 @@ def task_settings(results_file: ResultsFile, task: str) -> dict:
     for key in WINDOW_SETTINGS:
         value = effective.get(key, metadata.get(key))
         settings[key] = None if value is None else _normalised(value)
+    missing = [key for key in REQUIRED_SETTINGS if settings[key] is None]
+    if missing:
+        raise NotComparableError(
+            f"task {task!r} in {results_file.path} does not record how it was computed: no {', '.join(missing)} "
+            "in its 'compression' settings block or its metadata (configs). Only results files written by "
+            "lm_eval with this plugin's tasks can be compared."
+        )
     settings["corpus_sha256"] = effective.get("corpus_sha256")
     corpus = effective.get("corpus") or metadata.get("data_dir")
     if not corpus and config.get("dataset_path"):
@@ -71,13 +82,14 @@ def check_comparable(models: Sequence[ModelResults], tasks: Iterable[str]) -> No
     """Refuse when a compression task ran with different window settings or corpora across models.
 
     Compares block_size, stride, protocol, window_bos and the corpus hash; where a
-    file lacks the hash, the corpus name and document count instead.  A setting a
-    file does not record is not compared.  Call after :func:`check_tasks`.
+    file lacks the hash, the corpus name and document count instead.  A file without
+    block_size, stride or protocol is refused; a window_bos or corpus it does not
+    record is not compared.  Call after :func:`check_tasks`.
     """
     for task in tasks:
         entries = [(m, m.source(task)) for m in models]
         entries = [(m, f) for m, f in entries if f is not None]
-        settings = {id(f): task_settings(f, task) for _, f in entries}
+        settings = {id(f): recorded_settings(f, task) for _, f in entries}
         keys = list(WINDOW_SETTINGS)
         if all(settings[id(f)]["corpus_sha256"] for _, f in entries):
             keys.append("corpus_sha256")
@@ -150,6 +162,6 @@ def check_tasks(models: Sequence[ModelResults], areas: Sequence[Area]) -> None:
     for area in areas:
         for model in models:
             for task in bpc_tasks(models, area.bpc_task):
-                require_metric(model, task, BPC_KEY, f"area {area.name!r}")
+                require_bpc(model, task, f"area {area.name!r}")
             for spec in area.scores:
                 require_metric(model, spec.task, spec.key, f"score {spec} of area {area.name!r}")

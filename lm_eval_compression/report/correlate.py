@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .areas import Area
 from .comparable import check_comparable, check_document_sets, check_tasks
-from .fit import CONFIDENCE, AreaFit, check_model_count, fit_area
+from .fit import CONFIDENCE, AreaFit, ModelPoint, check_model_count, fit_area
 from .results import ModelResults, ResultsError, as_models
 from .values import bpc_tasks, bpc_values, require_metric
 
@@ -38,26 +38,23 @@ def correlate(
     return [_fit(models, area, confidence) for area in areas]
 
 
+def _point(models: Sequence[ModelResults], model: ModelResults, area: Area, bpc: tuple[float, float | None]):
+    """One model's point of ``area``: its bpc (and error), its benchmark scores and their mean, its files."""
+    components = {str(spec): require_metric(model, spec.task, spec.key, str(spec)) for spec in area.scores}
+    files = {str(model.source(t).path) for t in bpc_tasks(models, area.bpc_task)}
+    files |= {str(model.source(s.task).path) for s in area.scores}
+    return ModelPoint(
+        label=model.label,
+        bpc=bpc[0],
+        score=sum(components.values()) / len(components),
+        bpc_stderr=bpc[1],
+        components=components,
+        model_name=model.model_name,
+        files=tuple(sorted(files)),
+    )
+
+
 def _fit(models: Sequence[ModelResults], area: Area, confidence: float) -> AreaFit:
     bpc = bpc_values(models, area.bpc_task)
-    components = [
-        {str(spec): require_metric(m, spec.task, spec.key, str(spec)) for spec in area.scores} for m in models
-    ]
-    files = [
-        sorted(
-            {str(m.source(t).path) for t in bpc_tasks(models, area.bpc_task)}
-            | {str(m.source(s.task).path) for s in area.scores}
-        )
-        for m in models
-    ]
-    return fit_area(
-        [m.label for m in models],
-        [b for b, _ in bpc],
-        [sum(c.values()) / len(c) for c in components],
-        area,
-        bpc_stderr=[e for _, e in bpc],
-        components=components,
-        model_names=[m.model_name for m in models],
-        files=files,
-        confidence=confidence,
-    )
+    points = [_point(models, m, area, b) for m, b in zip(models, bpc, strict=True)]
+    return fit_area(points, area, confidence)

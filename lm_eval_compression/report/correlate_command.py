@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .areas import COMPRESSION_GROUP, Area, ScoreSpec
-from .cli import parse_labels, results_parser, run_command, write_report
+from .cli import parse_labels, publish, results_parser, run_command
 from .results import load_results
 
 
@@ -48,6 +48,12 @@ def _areas(args: argparse.Namespace) -> list[Area]:
     return areas
 
 
+def _plot(fits, stem):
+    from .plot import plot_fits  # needs matplotlib
+
+    return plot_fits(fits, stem)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -64,21 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .render import fits_markdown, write_fit_csv, write_stats_csv
 
         fits = correlate(load_results(args.results, labels), areas)
-        text = fits_markdown(fits)
-        print(text, end="")
-        if args.output_dir:
-            from .plot import plot_fits  # needs matplotlib
-
-            write_report(
-                args.output_dir,
-                "correlate.md",
-                text,
-                [
-                    lambda out: write_fit_csv(fits, out / "correlate.csv"),
-                    lambda out: write_stats_csv(fits, out / "correlate_stats.csv"),
-                    lambda out: plot_fits(fits, out / "correlate"),
-                ],
-            )
-        return 0
+        writers = [
+            lambda out: write_fit_csv(fits, out / "correlate.csv"),
+            lambda out: write_stats_csv(fits, out / "correlate_stats.csv"),
+            lambda out: _plot(fits, out / "correlate"),
+        ]
+        return publish(fits_markdown(fits), args.output_dir, "correlate.md", writers)
 
     return run_command(body)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats as st
@@ -107,26 +107,32 @@ def _fit_line(x, y):
         return None
 
 
-def fit_area(
-    labels: Sequence[str],
-    bpc: Sequence[float],
-    score: Sequence[float],
-    area: Area,
-    *,
-    bpc_stderr: Sequence[float | None] | None = None,
-    components: Sequence[dict] | None = None,
-    model_names: Sequence[str] | None = None,
-    files: Sequence[Sequence[str]] | None = None,
-    confidence: float = CONFIDENCE,
-) -> AreaFit:
-    """Fit ``score`` against ``bpc`` with scipy: Pearson (+CI), Spearman, least squares, residuals, leave-one-out."""
-    check_model_count(list(labels))
-    n = len(bpc)
-    x = np.asarray(bpc, dtype=float)
-    y = np.asarray(score, dtype=float)
-    line = _fit_line(x, y)
-    if line is None:
-        raise ResultsError(f"area {area.name!r}: cannot fit a line, every model has the same bpc ({x[0]:.6g})")
+@dataclass(frozen=True)
+class ModelPoint:
+    """One model in one area: the numbers fitted (bpc, score) and what the table shows beside them."""
+
+    label: str
+    bpc: float
+    score: float
+    bpc_stderr: float | None = None
+    components: Mapping[str, float] = field(default_factory=dict)
+    model_name: str | None = None  # default: the label
+    files: tuple[str, ...] = ()
+
+
+def _loo_predictions(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each model's score as predicted by the line fitted without it (NaN where that cannot be fitted)."""
+    n = len(x)
+    loo = np.full(n, math.nan)
+    for i in range(n):
+        keep = np.arange(n) != i
+        sub = _fit_line(x[keep], y[keep])
+        if sub is not None:
+            loo[i] = sub.intercept + sub.slope * x[i]
+    return loo
+
+
+def _statistics(x: np.ndarray, y: np.ndarray, line, loo_error: np.ndarray, confidence: float) -> FitStats:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pearson = st.pearsonr(x, y)
@@ -135,17 +141,9 @@ def fit_area(
         except (ValueError, ZeroDivisionError):
             low, high = math.nan, math.nan
         spearman = st.spearmanr(x, y)
-    predicted = line.intercept + line.slope * x
-    loo = np.full(n, math.nan)
-    for i in range(n):
-        keep = np.arange(n) != i
-        sub = _fit_line(x[keep], y[keep])
-        if sub is not None:
-            loo[i] = sub.intercept + sub.slope * x[i]
-    loo_error = y - loo
     finite = loo_error[np.isfinite(loo_error)]
-    stats = FitStats(
-        n=n,
+    return FitStats(
+        n=len(x),
         pearson_r=float(pearson.statistic),
         pearson_p=float(pearson.pvalue),
         pearson_ci_low=float(low),
@@ -161,21 +159,34 @@ def fit_area(
         loo_mae=float(np.mean(np.abs(finite))) if finite.size else math.nan,
         confidence=confidence,
     )
+
+
+def fit_area(points: Sequence[ModelPoint], area: Area, confidence: float = CONFIDENCE) -> AreaFit:
+    """Fit score against bpc with scipy: Pearson (+CI), Spearman, least squares, residuals, leave-one-out."""
+    check_model_count([p.label for p in points])
+    x = np.asarray([p.bpc for p in points], dtype=float)
+    y = np.asarray([p.score for p in points], dtype=float)
+    line = _fit_line(x, y)
+    if line is None:
+        raise ResultsError(f"area {area.name!r}: cannot fit a line, every model has the same bpc ({x[0]:.6g})")
+    predicted = line.intercept + line.slope * x
+    loo = _loo_predictions(x, y)
+    stats = _statistics(x, y, line, y - loo, confidence)
     rows = [
         FitRow(
-            label=labels[i],
-            model_name=(model_names or labels)[i],
-            files=tuple(files[i]) if files else (),
+            label=p.label,
+            model_name=p.model_name or p.label,
+            files=tuple(p.files),
             bpc=float(x[i]),
-            bpc_stderr=(bpc_stderr or [None] * n)[i],
+            bpc_stderr=p.bpc_stderr,
             score=float(y[i]),
-            components=dict((components or [{}] * n)[i]),
+            components=dict(p.components),
             predicted=float(predicted[i]),
             residual=float(y[i] - predicted[i]),
             loo_predicted=float(loo[i]),
-            loo_error=float(loo_error[i]),
+            loo_error=float(y[i] - loo[i]),
         )
-        for i in range(n)
+        for i, p in enumerate(points)
     ]
     rows.sort(key=lambda r: (r.bpc, r.label))
     return AreaFit(area, rows, stats)

@@ -15,7 +15,7 @@ from pathlib import Path
 from .areas import COMPRESSION_GROUP, CORPUS_TASKS
 from .comparable import check_comparable, check_document_sets
 from .results import ModelResults, ResultsError, as_models
-from .values import BPC_KEY, group_subtasks, has_own_group_bpc, require_metric
+from .values import group_subtasks, has_own_group_bpc, require_bpc
 
 
 @dataclass
@@ -48,7 +48,7 @@ def _group_agrees(models: Sequence[ModelResults], tasks: tuple[str, ...], rows: 
     if not has_own_group_bpc(models, COMPRESSION_GROUP, tasks):
         return False
     return all(
-        math.isclose(require_metric(m, COMPRESSION_GROUP, BPC_KEY, "the leaderboard"), row.mean, rel_tol=1e-9)
+        math.isclose(require_bpc(m, COMPRESSION_GROUP, "the leaderboard"), row.mean, rel_tol=1e-9)
         for m, row in zip(models, rows, strict=True)
     )
 
@@ -71,7 +71,7 @@ def leaderboard(
         raise ResultsError("no models to rank")
     rows = []
     for model in models:
-        values = {t: require_metric(model, t, BPC_KEY, "the leaderboard") for t in tasks}
+        values = {t: require_bpc(model, t, "the leaderboard") for t in tasks}
         rows.append(LeaderboardRow(model.label, model.model_name, values, sum(values.values()) / len(values)))
     check_comparable(models, tasks)
     check_document_sets(models, tasks, "one leaderboard row")

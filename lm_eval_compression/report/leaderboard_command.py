@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .areas import CORPUS_TASKS
-from .cli import parse_labels, results_parser, run_command, write_report
+from .cli import parse_labels, publish, results_parser, run_command
 from .leaderboard import leaderboard
 from .render import leaderboard_markdown, write_leaderboard_csv
 from .results import load_results
@@ -34,15 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         board = leaderboard(load_results(args.results, labels), tasks)
-        text = leaderboard_markdown(board)
-        print(text, end="")
-        if args.output_dir:
-            write_report(
-                args.output_dir,
-                "leaderboard.md",
-                text,
-                [lambda out: write_leaderboard_csv(board, out / "leaderboard.csv")],
-            )
-        return 0
+        writers = [lambda out: write_leaderboard_csv(board, out / "leaderboard.csv")]
+        return publish(leaderboard_markdown(board), args.output_dir, "leaderboard.md", writers)
 
     return run_command(body)

@@ -13,6 +13,8 @@ import copy
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,7 @@ CORPORA = {  # task -> (dataset name, documents)
     "compression_python": ("python", 80),
     "compression_arxiv_math": ("arxiv_math", 60),
 }
-DEFAULT_SETTINGS = {"block_size": 1024, "stride": 512, "protocol": "sliding", "window_bos": True}
+DEFAULT_SETTINGS = {"block_size": 1024, "stride": 512, "protocol": "document", "window_bos": True}
 # benchmark metric -> (task, metric key); keys as the harness writes them
 BENCHMARKS = {
     "hellaswag/acc_norm": ("hellaswag", "acc_norm,none"),
@@ -121,18 +123,29 @@ def crowded_models(n: int = 24, seed: int = 1) -> list[dict]:
     return synthetic_models(n, seed, quality=quality, names=names, score_lines={**SCORE_LINES, **MORE_SCORE_LINES})
 
 
-def compression_config(
-    task: str, *, metadata_only: bool = False, corpus_variant: str = "", limit: int | None = None, **settings
-) -> dict:
-    """``configs[task]`` of a compression task: metadata plus the plugin's effective ``compression`` dict.
+@dataclass(frozen=True)
+class RunVariant:
+    """How a synthetic run differs from the default one: per-task window settings (``settings``), no
+    ``compression`` group row (``group``), settings recorded in the task metadata only (``metadata_only``),
+    other documents per task (``corpus_variant``), ``lm_eval --limit`` (``limit``), and the model args
+    (default ``pretrained=MODEL,dtype=float32``)."""
 
-    ``limit``: the run scored only the first ``limit`` documents (``lm_eval --limit``).
-    """
+    settings: Mapping[str, dict] = field(default_factory=dict)
+    group: bool = True
+    metadata_only: bool = False
+    corpus_variant: Mapping[str, str] = field(default_factory=dict)
+    limit: int | None = None
+    model_args: str | None = None
+
+
+def compression_config(task: str, variant: RunVariant = RunVariant()) -> dict:
+    """``configs[task]`` of a compression task: metadata plus the plugin's ``compression`` settings block."""
     name, documents = CORPORA.get(task, (task, 10))
-    if limit is not None:
-        documents = min(limit, documents)
+    corpus_variant = variant.corpus_variant.get(task, "")
+    if variant.limit is not None:
+        documents = min(variant.limit, documents)
         corpus_variant = f"{corpus_variant}|first {documents}"
-    effective = {**DEFAULT_SETTINGS, **settings}
+    effective = {**DEFAULT_SETTINGS, **variant.settings.get(task, {})}
     config = {
         "task": task,
         "tag": ["compression"],
@@ -143,7 +156,7 @@ def compression_config(
         "metric_list": [{"metric": "bpc", "aggregation": "bpc", "higher_is_better": False}],
         "metadata": {"version": 1.0, **{k: effective[k] for k in ("block_size", "stride", "protocol")}},
     }
-    if not metadata_only:
+    if not variant.metadata_only:
         config["compression"] = {
             "prefix_token_id": 0,
             "prefix_token": "<|endoftext|>",
@@ -159,93 +172,93 @@ def compression_config(
     return config
 
 
-def make_results(
-    model: str,
-    bpc: dict[str, float],
-    scores: dict[str, float],
-    *,
-    settings: dict[str, dict] | None = None,
-    group: bool = True,
-    metadata_only: bool = False,
-    corpus_variant: dict[str, str] | None = None,
-    limit: int | None = None,
-    model_args: str | None = None,
-) -> dict:
-    """A ``simple_evaluate``-shaped results dict.
+@dataclass
+class _Sections:
+    """The per-task sections of a results file, filled task by task."""
 
-    ``bpc``: compression task -> bpc; ``scores``: 'task/metric[,filter]' -> value
-    (see BENCHMARKS); ``settings``: per-task overrides of the window settings;
-    ``group``: include the ``compression`` group row (mean of the three);
-    ``limit``: a run with ``lm_eval --limit``; ``model_args``: as given to
-    ``lm_eval --model_args`` (default ``pretrained=MODEL,dtype=float32``).
-    """
-    settings = settings or {}
-    corpus_variant = corpus_variant or {}
-    results, configs, versions, n_shot, higher, n_samples = {}, {}, {}, {}, {}, {}
-    group_subtasks: dict[str, list[str]] = {}
+    results: dict = field(default_factory=dict)
+    configs: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    n_shot: dict = field(default_factory=dict)
+    higher: dict = field(default_factory=dict)
+    n_samples: dict = field(default_factory=dict)
+    group_subtasks: dict = field(default_factory=dict)
+    groups: dict = field(default_factory=dict)
+
+    def task(self, task: str, higher: dict, original: int, limit: int | None) -> None:
+        self.versions[task], self.n_shot[task] = 1.0, 0
+        self.higher.setdefault(task, {}).update(higher)
+        self.n_samples[task] = {"original": original, "effective": min(original, limit or original)}
+        self.group_subtasks.setdefault(task, [])
+
+
+def _add_compression(sections: _Sections, bpc: dict[str, float], variant: RunVariant) -> None:
     for task, value in bpc.items():
-        results[task] = {"alias": f" - {task}", "bpc,none": value, "bpc_stderr,none": round(value * 0.004, 6)}
-        configs[task] = compression_config(
-            task,
-            metadata_only=metadata_only,
-            corpus_variant=corpus_variant.get(task, ""),
-            limit=limit,
-            **settings.get(task, {}),
-        )
-        versions[task], n_shot[task] = 1.0, 0
-        higher[task] = {"bpc": False}
-        documents = CORPORA.get(task, (task, 10))[1]
-        n_samples[task] = {"original": documents, "effective": min(documents, limit or documents)}
-        group_subtasks[task] = []
-    if group and bpc:
-        mean = sum(bpc.values()) / len(bpc)
-        row = {"alias": "compression", "bpc,none": mean, "bpc_stderr,none": "N/A"}
-        results = {"compression": row, **results}
-        groups = {"compression": dict(row)}
-        group_subtasks["compression"] = list(bpc)
-        versions["compression"], n_shot["compression"] = 1.0, 0
-        higher["compression"] = {"bpc": False}
-    else:
-        groups = {}
+        sections.results[task] = {"alias": f" - {task}", "bpc,none": value, "bpc_stderr,none": round(value * 0.004, 6)}
+        sections.configs[task] = compression_config(task, variant)
+        sections.task(task, {"bpc": False}, CORPORA.get(task, (task, 10))[1], variant.limit)
+    if variant.group and bpc:
+        row = {"alias": "compression", "bpc,none": sum(bpc.values()) / len(bpc), "bpc_stderr,none": "N/A"}
+        sections.results = {"compression": row, **sections.results}
+        sections.groups = {"compression": dict(row)}
+        sections.versions["compression"], sections.n_shot["compression"] = 1.0, 0
+        sections.higher["compression"] = {"bpc": False}
+        sections.group_subtasks["compression"] = list(bpc)
+
+
+def _add_benchmarks(sections: _Sections, scores: dict[str, float], limit: int | None) -> None:
     for spec, value in scores.items():
         task, key = BENCHMARKS.get(spec) or _spec_key(spec)
-        entry = results.setdefault(task, {"alias": task})
+        entry = sections.results.setdefault(task, {"alias": task})
         entry[key] = value
         metric, _, filt = key.partition(",")
         entry[f"{metric}_stderr,{filt}"] = 0.01
-        configs.setdefault(task, {"task": task, "output_type": "multiple_choice", "metadata": {"version": 1.0}})
-        versions[task], n_shot[task] = 1.0, 0
-        higher.setdefault(task, {})[metric] = True
-        n_samples[task] = {"original": 1000, "effective": min(1000, limit or 1000)}
-        group_subtasks.setdefault(task, [])
+        config = {"task": task, "output_type": "multiple_choice", "metadata": {"version": 1.0}}
+        sections.configs.setdefault(task, config)
+        sections.task(task, {metric: True}, 1000, limit)
+
+
+def _run_config(model: str, variant: RunVariant) -> dict:
+    """The results file's ``config`` section: the model and the run's settings."""
+    return {
+        "model": "hf",
+        "model_args": variant.model_args or f"pretrained={model},dtype=float32",
+        "batch_size": 1,
+        "batch_sizes": [],
+        "device": "cpu",
+        "use_cache": None,
+        "limit": variant.limit,
+        "bootstrap_iters": 0,
+        "gen_kwargs": None,
+        "random_seed": 0,
+        "numpy_seed": 1234,
+        "torch_seed": 1234,
+        "fewshot_seed": 1234,
+    }
+
+
+def make_results(
+    model: str, bpc: dict[str, float], scores: dict[str, float], variant: RunVariant = RunVariant()
+) -> dict:
+    """A ``simple_evaluate``-shaped results dict: ``bpc`` maps compression tasks to bpc, ``scores`` maps
+    'task/metric[,filter]' (see BENCHMARKS) to values; ``variant`` says how the run differs."""
+    sections = _Sections()
+    _add_compression(sections, bpc, variant)
+    _add_benchmarks(sections, scores, variant.limit)
     out = {
-        "results": results,
-        "group_subtasks": group_subtasks,
-        "configs": configs,
-        "versions": versions,
-        "n-shot": n_shot,
-        "higher_is_better": higher,
-        "n-samples": n_samples,
-        "config": {
-            "model": "hf",
-            "model_args": model_args or f"pretrained={model},dtype=float32",
-            "batch_size": 1,
-            "batch_sizes": [],
-            "device": "cpu",
-            "use_cache": None,
-            "limit": limit,
-            "bootstrap_iters": 0,
-            "gen_kwargs": None,
-            "random_seed": 0,
-            "numpy_seed": 1234,
-            "torch_seed": 1234,
-            "fewshot_seed": 1234,
-        },
+        "results": sections.results,
+        "group_subtasks": sections.group_subtasks,
+        "configs": sections.configs,
+        "versions": sections.versions,
+        "n-shot": sections.n_shot,
+        "higher_is_better": sections.higher,
+        "n-samples": sections.n_samples,
+        "config": _run_config(model, variant),
         "git_hash": None,
         "date": time.time(),
     }
-    if groups:
-        out["groups"] = groups
+    if sections.groups:
+        out["groups"] = sections.groups
     return out
 
 
@@ -276,10 +289,12 @@ def write_results(out_dir: str | Path, model: str, results: dict) -> Path:
     return written[0]
 
 
-def write_suite(out_dir: str | Path, models: list[dict] | None = None, **make_kwargs) -> dict[str, Path]:
+def write_suite(
+    out_dir: str | Path, models: list[dict] | None = None, variant: RunVariant = RunVariant()
+) -> dict[str, Path]:
     """Write one results file per synthetic model under ``out_dir``; model name -> file."""
     models = synthetic_models() if models is None else models
     return {
-        m["model"]: write_results(out_dir, m["model"], make_results(m["model"], m["bpc"], m["scores"], **make_kwargs))
+        m["model"]: write_results(out_dir, m["model"], make_results(m["model"], m["bpc"], m["scores"], variant))
         for m in models
     }

@@ -1,6 +1,7 @@
 """The numbers a report takes from results files: a metric of a task, and the bpc of a task or group.
 
-A missing task or metric is an error that names the model, the file and what is there.
+A missing task or metric is an error that names the model, the file and what is there; so is a value
+the report cannot rank or fit: a metric that is not a finite number, a bpc below zero.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ BPC_KEY = "bpc,none"
 BPC_STDERR_KEY = "bpc_stderr,none"
 
 
-def number(value) -> float | None:
+def as_number(value) -> float | None:
     """``value`` as a float, or None for anything that is not a number (``"N/A"``, booleans)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -31,13 +32,29 @@ def require_metric(model: ModelResults, task: str, key: str, asked: str) -> floa
             f"tasks there: {', '.join(model.tasks()) or 'none'}"
         )
     metrics = results_file.metrics(task)
-    value = number(metrics.get(key))
+    value = as_number(metrics.get(key))
     if value is None:
         available = ", ".join(k for k in metrics if k != "alias" and "_stderr" not in k) or "none"
         raise NotComparableError(
             f"model {model.label!r}: task {task!r} in {results_file.path} has no metric {key!r} "
             f"(needed for {asked}); metrics there: {available}. "
             "Name a filter as task/metric,filter."
+        )
+    if not math.isfinite(value):
+        raise NotComparableError(
+            f"model {model.label!r}: task {task!r} in {results_file.path} has {key} = {value} "
+            f"(needed for {asked}), not a finite number: it cannot be ranked or fitted. Re-run the task."
+        )
+    return value
+
+
+def require_bpc(model: ModelResults, task: str, asked: str) -> float:
+    """The bpc of ``task`` for ``model``: a finite number, never below zero."""
+    value = require_metric(model, task, BPC_KEY, asked)
+    if value < 0:
+        raise NotComparableError(
+            f"model {model.label!r}: task {task!r} in {model.source(task).path} has {BPC_KEY} = {value} "
+            f"(needed for {asked}): bits per character are never negative. Re-run the task."
         )
     return value
 
@@ -65,7 +82,7 @@ def has_own_group_bpc(models: Sequence[ModelResults], group: str, subtasks: Sequ
     """
     for model in models:
         source = model.source(group)
-        if source is None or number(source.metrics(group).get(BPC_KEY)) is None:
+        if source is None or as_number(source.metrics(group).get(BPC_KEY)) is None:
             return False
         if any(model.source(task) is not source for task in subtasks):
             return False
@@ -80,11 +97,11 @@ def bpc_values(models: Sequence[ModelResults], bpc_task: str) -> list[tuple[floa
     values = []
     for model in models:
         if use_own:
-            value = require_metric(model, bpc_task, BPC_KEY, f"bpc of {bpc_task}")
-            stderr = number(model.source(bpc_task).metrics(bpc_task).get(BPC_STDERR_KEY))
+            value = require_bpc(model, bpc_task, f"bpc of {bpc_task}")
+            stderr = as_number(model.source(bpc_task).metrics(bpc_task).get(BPC_STDERR_KEY))
         else:
-            parts = [require_metric(model, t, BPC_KEY, f"the mean bpc of {bpc_task}") for t in subtasks]
-            errors = [number(model.source(t).metrics(t).get(BPC_STDERR_KEY)) for t in subtasks]
+            parts = [require_bpc(model, t, f"the mean bpc of {bpc_task}") for t in subtasks]
+            errors = [as_number(model.source(t).metrics(t).get(BPC_STDERR_KEY)) for t in subtasks]
             value = sum(parts) / len(parts)
             stderr = None if None in errors else math.sqrt(sum(e * e for e in errors)) / len(errors)
         values.append((value, stderr))

@@ -1,18 +1,15 @@
-"""Local inputs for the collection pipeline tests: git repositories, LaTeX source archives, WARC files,
+"""What the collection pipeline tests share: running ``collect``, reading what it wrote, git repositories,
 and a loopback HTTP server that plays GitHub's search API, arXiv's OAI-PMH/e-print endpoints and a
-Common Crawl file host.  Nothing here reaches the network."""
+Common Crawl file host.  LaTeX sources are in ``latex_sources``, WARC files in ``web_pages``.  Nothing here
+reaches the network."""
 
 from __future__ import annotations
 
 import contextlib
-import gzip
-import io
 import json
 import os
 import random
-import re
 import subprocess
-import tarfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -88,13 +85,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.log.append((url.path, query, dict(self.headers)))
         for prefix, fn in self.routes.items():
             if url.path.startswith(prefix):
-                status, ctype, body = fn(url.path, query)
+                status, ctype, body, *extra = fn(url.path, query)
                 break
         else:
-            status, ctype, body = 404, "text/plain", b"not found"
+            status, ctype, body, extra = 404, "text/plain", b"not found", []
+        headers = {"Content-Type": ctype, "Content-Length": str(len(body)), **(extra[0] if extra else {})}
         self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        for key, value in headers.items():
+            if value is not None:  # None leaves a header out (no Content-Length: the body ends with the connection)
+                self.send_header(key, value)
+        if headers["Content-Length"] is None:
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
@@ -105,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def serve(routes: dict):
     """A server on 127.0.0.1 (any free port): ``routes`` maps a path prefix to
-    ``fn(path, query) -> (status, content_type, body)``.  Yields (base_url, request_log)."""
+    ``fn(path, query) -> (status, content_type, body[, headers])``.  Yields (base_url, request_log)."""
     handler = type("Handler", (_Handler,), {"routes": routes, "log": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -253,251 +254,3 @@ def python_repos(root: Path) -> dict:
         "legacy": legacy,
         "big_bytes": len(code_file(6, functions=200).encode()),
     }
-
-
-# ------------------------------------------------------------------ LaTeX sources
-
-MAIN_TEX = r"""\documentclass[11pt]{amsart}
-\usepackage{amsmath,amssymb}
-\newcommand{\R}{\mathbb{R}}
-\title{Preamble Title Words}
-% preamble comment that must vanish
-\begin{document}
-\maketitle
-\begin{abstract}
-We study curvature flows of closed hypersurfaces in $\R^n$ and prove that they converge.
-\end{abstract}
-\input{sections/intro}
-\section{Main result}
-Let $u \in \R$ be a smooth function. % trailing comment that must vanish
-The discount is 50\% for everybody who reads this far into the argument.
-% a whole-line comment that must vanish
-\include{proof}
-\iffalse
-This draft paragraph is switched off and must vanish.
-\fi
-\bibliographystyle{plain}
-\bibliography{refs}
-\begin{thebibliography}{9}
-\bibitem{ref1} Bibitem Author, \emph{A cited book}, 1999.
-\end{thebibliography}
-\end{document}
-"""
-
-INTRO_TEX = r"""\section{Introduction}
-The inlined introduction sentence explains why monotone quantities control the flow.
-% secret intro comment
-Previous work handled only convex initial data, a restriction we remove here entirely.
-"""
-
-PROOF_TEX = r"""\section{Proof}
-The proof from the included file uses the maximum principle and a careful barrier argument.
-"""
-
-SINGLE_TEX = r"""\documentclass{article}
-\begin{document}
-\section{Counting}
-We count lattice points in dilated polytopes and show the count is a quasi-polynomial in the
-dilation factor whose leading coefficient equals the volume of the polytope, with explicit bounds
-on the remaining coefficients in terms of the facet normals of the polytope.
-\end{document}
-"""
-
-
-def tar_gz(files: dict[str, str | bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, content in files.items():
-            data = content if isinstance(content, bytes) else content.encode("utf-8")
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def arxiv_sources() -> dict[str, bytes]:
-    """E-print bodies by id: a tarball with \\input/\\include, a gzipped single file, a PDF, and a second
-    copy of the single file under another id."""
-    return {
-        "2310.00001": tar_gz(
-            {
-                "main.tex": MAIN_TEX,
-                "sections/intro.tex": INTRO_TEX,
-                "proof.tex": PROOF_TEX,
-                "fig.png": b"\x89PNG\r\n\x1a\nnot really",
-            }
-        ),
-        "2310.00002": gzip.compress(SINGLE_TEX.encode()),
-        "2310.00003": b"%PDF-1.5\n%binary pdf only\n",
-        "2310.00004": gzip.compress(SINGLE_TEX.encode()),
-    }
-
-
-def oai_record(
-    arxiv_id, categories, created, license_="http://creativecommons.org/licenses/by/4.0/", deleted=False
-) -> str:
-    if deleted:
-        return f'<record><header status="deleted"><identifier>oai:arXiv.org:{arxiv_id}</identifier></header></record>'
-    return f"""<record><header><identifier>oai:arXiv.org:{arxiv_id}</identifier><datestamp>2023-10-20</datestamp>
-<setSpec>math</setSpec></header><metadata>
-<arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>{arxiv_id}</id><created>{created}</created>
-<authors><author><keyname>Doe</keyname></author></authors><title>Paper {arxiv_id}</title>
-<categories>{categories}</categories><license>{license_}</license><abstract>...</abstract></arXiv>
-</metadata></record>"""
-
-
-def oai_pages() -> list[str]:
-    """Two ListRecords pages joined by a resumption token."""
-    head = (
-        '<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
-        '<responseDate>2023-11-01T00:00:00Z</responseDate><request verb="ListRecords">x</request><ListRecords>'
-    )
-    page1 = [
-        oai_record("2310.00001", "math.DG math.AP", "2023-10-02"),
-        oai_record("2310.00002", "math.CO", "2023-10-03"),
-        oai_record("2310.09999", "cs.LG math.OC", "2023-10-03"),  # math only as a cross-list
-        oai_record("2310.08888", "math-ph math.MP", "2023-10-04"),
-    ]  # primary math-ph: not math.*
-    page2 = [
-        oai_record("2310.00003", "math.NT", "2023-10-05"),
-        oai_record("2310.00004", "math.CO", "2023-10-06"),
-        oai_record("2308.00005", "math.AG", "2023-08-15"),  # submitted before the cut-off
-        oai_record("2310.00006", "math.GT", "2023-10-07"),  # e-print missing (404)
-        oai_record("2310.07777", "math.AG", "2023-10-07", deleted=True),
-    ]
-    return [
-        head + "".join(page1) + '<resumptionToken completeListSize="9">tok-1</resumptionToken></ListRecords></OAI-PMH>',
-        head + "".join(page2) + '<resumptionToken completeListSize="9"></resumptionToken></ListRecords></OAI-PMH>',
-    ]
-
-
-# ------------------------------------------------------------------ web pages
-
-EN_1 = """The river town of Millbrook spent most of the winter arguing about its old stone bridge. Engineers
-said that the arches were sound, but the road above them had cracked after years of heavy trucks. At a
-long meeting in the library, residents agreed to close the bridge to lorries and to repair the surface
-before the spring floods. The mayor promised that the work would be finished by April, and that a
-temporary footpath would keep the market open. Shop owners were relieved, because the bridge carries
-most of their customers from the farms on the other side of the water. A local historian reminded
-everyone that the bridge has survived three great floods since it was built, and that it deserves the
-same care that earlier generations gave it."""
-
-EN_2 = """Learning to bake bread at home is mostly a matter of patience. The dough needs time to rise, and
-the flavour improves when it rests overnight in a cool kitchen. Start with good flour, water, salt and a
-small amount of yeast, then mix until no dry flour remains. Fold the dough a few times during the first
-hours instead of kneading it hard. When it has doubled in size, shape it gently into a round loaf and
-let it rise again in a basket dusted with flour. Bake it in a very hot oven inside a covered pot, which
-traps the steam and gives the crust its colour. Wait until the loaf has cooled before you cut it, or the
-crumb will be gummy and dense."""
-
-EN_3 = """Astronomers have found a small planet orbiting a quiet red dwarf about forty light years from the
-Sun. The planet is slightly larger than the Earth and completes one orbit in eleven days, so its year is
-shorter than a month on our calendar. Because red dwarfs are cool, the planet may still receive a
-moderate amount of light, and some researchers think that water could exist on its surface. Other
-scientists are more cautious, since such stars often release violent flares that could strip away an
-atmosphere. New telescopes will study the light that passes through the edge of the planet during each
-transit, which should reveal whether it has air at all and what that air is made of."""
-
-DE_1 = """Die kleine Stadt am Fluss hat den ganzen Winter über ihre alte Steinbrücke gestritten. Die
-Ingenieure sagten, dass die Bögen stabil seien, aber die Straße darüber war nach vielen Jahren mit
-schweren Lastwagen gerissen. Bei einer langen Versammlung in der Bibliothek einigten sich die Bewohner
-darauf, die Brücke für Lastwagen zu sperren und die Oberfläche vor dem Frühjahrshochwasser zu
-reparieren. Der Bürgermeister versprach, dass die Arbeiten bis April abgeschlossen sein würden und dass
-ein provisorischer Fußweg den Markt offen halten würde. Die Ladenbesitzer waren erleichtert, denn über
-die Brücke kommen die meisten ihrer Kunden von den Bauernhöfen auf der anderen Seite des Wassers."""
-
-FR_1 = """Apprendre à faire son pain à la maison est surtout une affaire de patience. La pâte a besoin de
-temps pour lever, et le goût s'améliore lorsqu'elle repose toute une nuit dans une cuisine fraîche.
-Commencez avec une bonne farine, de l'eau, du sel et une petite quantité de levure, puis mélangez
-jusqu'à ce qu'il ne reste plus de farine sèche. Rabattez la pâte plusieurs fois pendant les premières
-heures au lieu de la pétrir fortement. Quand elle a doublé de volume, façonnez doucement une boule et
-laissez-la lever encore dans un panier fariné avant de la cuire dans un four très chaud."""
-
-SPAM = "\n".join(["Buy cheap watches online now at the best price", "Click here for the best deals today"] * 20)
-
-
-def html_page(title: str, text: str) -> str:
-    paras = "".join(f"<p>{p}</p>" for p in re.split(r"(?<=\.)\s+", text) if p)
-    return (
-        f"<!DOCTYPE html><html><head><title>{title}</title><meta charset='utf-8'></head><body>"
-        f"<nav><a href='/'>Home</a> <a href='/about'>About us</a></nav>"
-        f"<article><h1>{title}</h1>{paras}</article>"
-        f"<footer>Copyright 2024 Example Media. All rights reserved.</footer></body></html>"
-    )
-
-
-def write_warc(path: Path, records: list[dict], gzip_: bool = True) -> Path:
-    """A WARC file written with warcio; each record: url, date, and html (str), body+ctype, or text (WET)."""
-    from warcio.statusandheaders import StatusAndHeaders
-    from warcio.warcwriter import WARCWriter
-
-    with open(path, "wb") as f:
-        writer = WARCWriter(f, gzip=gzip_)
-        for rec in records:
-            warc_headers = {"WARC-Date": rec["date"]}
-            if "text" in rec:  # WET conversion record
-                warc_headers["WARC-Identified-Content-Language"] = "eng"
-                r = writer.create_warc_record(
-                    rec["url"],
-                    "conversion",
-                    payload=io.BytesIO(rec["text"].encode()),
-                    warc_content_type="text/plain",
-                    warc_headers_dict=warc_headers,
-                )
-            else:
-                body = rec["html"].encode("utf-8") if "html" in rec else rec["body"]
-                ctype = "text/html; charset=utf-8" if "html" in rec else rec["ctype"]
-                http = StatusAndHeaders(rec.get("status", "200 OK"), [("Content-Type", ctype)], protocol="HTTP/1.1")
-                if rec.get("request"):
-                    req = writer.create_warc_record(
-                        rec["url"],
-                        "request",
-                        payload=io.BytesIO(b""),
-                        http_headers=StatusAndHeaders(
-                            "GET / HTTP/1.1", [("Host", "example.org")], is_http_request=True
-                        ),
-                        warc_headers_dict=dict(warc_headers),
-                    )
-                    writer.write_record(req)
-                r = writer.create_warc_record(
-                    rec["url"], "response", payload=io.BytesIO(body), http_headers=http, warc_headers_dict=warc_headers
-                )
-            writer.write_record(r)
-    return path
-
-
-def near_copy(text: str) -> str:
-    """The same page with one sentence changed."""
-    return text.replace(
-        "Wait until the loaf has cooled before you cut it",
-        "Wait until the loaf has cooled completely before you cut it",
-    )
-
-
-def web_records() -> list[dict]:
-    d = "2024-02-01T10:00:00Z"
-    return [
-        {
-            "url": "https://news.example.org/bridge",
-            "date": d,
-            "html": html_page("Bridge repairs", EN_1),
-            "request": True,
-        },
-        {"url": "https://food.example.org/bread", "date": d, "html": html_page("Home baking", EN_2)},
-        {"url": "https://de.example.org/bruecke", "date": d, "html": html_page("Die Brücke", DE_1)},
-        {"url": "https://fr.example.org/pain", "date": d, "html": html_page("Le pain", FR_1)},
-        {"url": "https://mirror.example.net/bridge", "date": d, "html": html_page("Bridge repairs", EN_1)},
-        {"url": "https://copy.example.net/bread", "date": d, "html": html_page("Home baking", near_copy(EN_2))},
-        {"url": "https://spam.example.com/", "date": d, "html": html_page("Deals", SPAM)},
-        {"url": "https://img.example.org/logo.png", "date": d, "body": b"\x89PNG\r\n\x1a\n....", "ctype": "image/png"},
-        {"url": "https://gone.example.org/", "date": d, "html": html_page("Gone", EN_3), "status": "404 Not Found"},
-        {"url": "https://old.example.org/planet", "date": "2023-05-01T10:00:00Z", "html": html_page("Planet", EN_3)},
-    ]
-
-
-def wet_records() -> list[dict]:
-    d = "2024-02-02T10:00:00Z"
-    return [
-        {"url": "https://space.example.org/planet", "date": d, "text": EN_3},
-        {"url": "https://de.example.org/wet", "date": d, "text": DE_1},
-    ]

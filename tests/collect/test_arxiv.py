@@ -7,17 +7,10 @@ import json
 
 import pytest
 
-from lm_eval_compression.collect.latex import find_main, inline_inputs, read_source, strip_comments
-from tests.collect.fixtures import (
-    LAYOUTS,
-    arxiv_sources,
-    check_manifest_counts,
-    collect,
-    oai_pages,
-    read_jsonl,
-    serve,
-    step,
-)
+from lm_eval_compression.collect.latex import find_main, inline_inputs, strip_comments
+from lm_eval_compression.collect.sources import read_source
+from tests.collect.fixtures import LAYOUTS, check_manifest_counts, collect, read_jsonl, serve, step
+from tests.collect.latex_sources import arxiv_sources, oai_pages
 
 DOC_STEPS = ["extract", "exact_dedup", "near_dedup", "sample"]
 
@@ -218,3 +211,25 @@ def test_requests_retry_server_errors():
         answers.extend([(404, "text/plain", b"no such paper")] * 3)
         assert client.get(f"{base}/e-print/2310.00002").status_code == 404  # not retried
         assert len(log) == 4
+
+
+def test_download_stops_at_the_source_size_bound(tmp_path):
+    """A source over ``--max-source-bytes`` is not stored: its download stops there and the manifest
+    says why; the others are downloaded."""
+    bodies = {"2310.00001": b"x" * 5000, "2310.00002": b"y" * 100}
+    papers = tmp_path / "work" / "papers.jsonl"
+    papers.parent.mkdir()
+    papers.write_text("".join(json.dumps({"id": i}) + "\n" for i in bodies))
+
+    def eprint(path, query):  # no Content-Length: the size shows only while reading
+        return 200, "application/gzip", bodies[path.rsplit("/", 1)[1]], {"Content-Length": None}
+
+    with serve({"/e-print/": eprint}) as (base, _):
+        collect(
+            "arxiv_math", "download", "--work", tmp_path / "work", "--out", tmp_path / "out",
+            "--eprint-url", f"{base}/e-print", "--delay", 0, "--max-source-bytes", 4096, "--no-progress",
+        )  # fmt: skip
+    stats = json.loads((tmp_path / "work" / "download.stats.json").read_text())
+    assert (stats["downloaded"], stats["failed"]) == (1, 1)
+    assert stats["failures"]["2310.00001"].startswith("too_large")
+    assert sorted(p.name for p in (tmp_path / "work" / "sources").iterdir()) == ["2310.00002"]

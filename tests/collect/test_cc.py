@@ -8,18 +8,8 @@ import json
 
 import pytest
 
-from tests.collect.fixtures import (
-    LAYOUTS,
-    check_manifest_counts,
-    collect,
-    dropped_rows,
-    read_jsonl,
-    serve,
-    step,
-    web_records,
-    wet_records,
-    write_warc,
-)
+from tests.collect.fixtures import LAYOUTS, check_manifest_counts, collect, dropped_rows, read_jsonl, serve, step
+from tests.collect.web_pages import EN_1, EN_2, EN_3, html_page, web_records, wet_records, write_warc
 
 DOC_STEPS = ["extract", "language", "quality", "exact_dedup", "near_dedup", "sample"]
 KEPT_URLS = ["https://food.example.org/bread", "https://news.example.org/bridge", "https://space.example.org/planet"]
@@ -181,3 +171,52 @@ def test_cc_resiliparse_extractor(inputs, tmp_path):
 def test_cc_needs_input(tmp_path):
     with pytest.raises(SystemExit, match="no input"):
         collect("cc", "extract", "--out", tmp_path)
+
+
+def test_paths_listing_never_names_a_local_file(inputs, tmp_path):
+    """A listing line that names an existing local file is a path under the base URL like any other: the
+    local file is not read; a line with another scheme than the listing's is refused."""
+    text = EN_3.replace("Astronomers", "Quillhaven astronomers")  # a page only the local file holds
+    record = {"url": "https://x.example/", "date": "2024-02-02T10:00:00Z", "text": text}
+    local = write_warc(tmp_path / "local.warc.wet.gz", [record])
+    listings = {
+        "/local.paths": f"{local}\n".encode(),
+        "/schemes.paths": b"crawl-data/a.warc.wet.gz\nfile:///etc/hostname\n",
+    }
+
+    def host(path, query):
+        return (200, "text/plain", listings[path]) if path in listings else (404, "text/plain", b"")
+
+    out = tmp_path / "out"
+    with serve({"/": host}) as (base, log):
+        args = ["cc", "extract", "--base-url", base, "--after", "2023-09-01", "--out", out, "--no-progress"]
+        collect(*args, "--paths-file", f"{base}/local.paths", "--warc", inputs["warc"])
+        with pytest.raises(SystemExit, match="line 2: 'file:///etc/hostname' is not a http URL"):
+            collect(*args, "--paths-file", f"{base}/schemes.paths")
+        requested = [path for path, _, _ in log]
+    manifest = json.loads((out / "cc.manifest.json").read_text())
+    assert list(step(manifest, "extract")["failed_files"]) == [f"{base}{local}"]
+    assert str(local) in requested
+    assert "Quillhaven" not in (out / "cc.jsonl").read_text()
+
+
+def test_records_over_the_size_bound_are_dropped(tmp_path):
+    big = EN_2 + " " + "word " * 3000
+    warc = write_warc(
+        tmp_path / "pages.warc.gz",
+        [
+            {"url": "https://big.example.org/", "date": "2024-02-01T10:00:00Z", "html": html_page("Big", big)},
+            {"url": "https://small.example.org/", "date": "2024-02-01T10:00:00Z", "html": html_page("Bridge", EN_1)},
+        ],
+    )
+    out = tmp_path / "out"
+    collect(
+        "cc", "extract", "--warc", warc, "--after", "2023-09-01", "--out", out, "--no-progress",
+        "--extractor", "resiliparse", "--max-record-bytes", 8000,
+    )  # fmt: skip
+    manifest = json.loads((out / "cc.manifest.json").read_text())
+    assert step(manifest, "extract")["dropped"] == {"too_large_record": 1}
+    [dropped] = dropped_rows(out / "work" / "cc", "extract")
+    assert dropped["metadata"]["url"] == "https://big.example.org/"
+    assert dropped["metadata"]["filter_reason"] == "too_large_record"
+    assert [r["meta"]["url"] for r in read_jsonl(out / "cc.jsonl")] == ["https://small.example.org/"]

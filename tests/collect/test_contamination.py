@@ -5,17 +5,9 @@ from __future__ import annotations
 import json
 
 from lm_eval_compression.collect.contamination import NgramIndex, ngram_hashes, words
-from tests.collect.fixtures import (
-    EN_1,
-    EN_2,
-    EN_3,
-    INTRO_TEX,
-    arxiv_sources,
-    check_manifest_counts,
-    collect,
-    read_jsonl,
-    step,
-)
+from tests.collect.fixtures import check_manifest_counts, collect, read_jsonl, step
+from tests.collect.latex_sources import INTRO_TEX, arxiv_sources
+from tests.collect.web_pages import EN_1, EN_2, EN_3
 
 
 def _write(path, texts, key="content"):

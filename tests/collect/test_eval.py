@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
-from tests.collect.fixtures import arxiv_sources, collect, python_repos, read_jsonl, web_records, write_warc
+from tests.collect.fixtures import collect, python_repos, read_jsonl
+from tests.collect.latex_sources import arxiv_sources
+from tests.collect.web_pages import web_records, write_warc
 from tests.support.cli import TASKS_DIR, run_lm_eval
 
 TASKS = ["compression_cc", "compression_python", "compression_arxiv_math"]

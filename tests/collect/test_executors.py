@@ -10,7 +10,8 @@ import stat
 
 import pytest
 
-from tests.collect.fixtures import collect, python_repos, read_jsonl, web_records, write_warc
+from tests.collect.fixtures import collect, python_repos, read_jsonl
+from tests.collect.web_pages import web_records, write_warc
 
 
 def _doc_steps(manifest: dict) -> list[dict]:

@@ -8,9 +8,10 @@ import re
 
 import pytest
 
+from lm_eval_compression.collect.dates import parse_date
 from lm_eval_compression.collect.dedup import jaccard
 from lm_eval_compression.collect.filters import CodeQualityFilter
-from lm_eval_compression.collect.github import detect_license
+from lm_eval_compression.collect.github import GitHubSearch, clone_one, detect_license
 from tests.collect.fixtures import (
     LAYOUTS,
     check_manifest_counts,
@@ -291,3 +292,45 @@ def test_search_clone_extract_with_local_api(repos, tmp_path, monkeypatch):
 def test_search_needs_after(tmp_path):
     with pytest.raises(SystemExit, match="--after"):
         collect("python", "search", "--work", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"dir": "../escaped"}, "has dir '../escaped', not a plain folder name"),
+        ({"dir": ".."}, "has dir '..', not a plain folder name"),
+        ({"clone_url": "--upload-pack=touch pwned"}, "not a URL"),
+    ],
+)
+def test_repo_list_cannot_reach_outside_the_repositories_folder(repos, tmp_path, entry, message):
+    """``dir`` values name one folder inside the repositories folder; a clone URL is never an option."""
+    listed = [{**repos["repo_list"][0], **entry}]
+    (tmp_path / "repos.json").write_text(json.dumps(listed))
+    work = tmp_path / "work"
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        collect("python", "clone", "--repo-list", tmp_path / "repos.json", "--work", work, "--no-progress")
+    assert not (work / "escaped").exists() and not (tmp_path / "escaped").exists()
+    assert not (work / "repos").exists()
+
+
+def test_clone_url_is_passed_after_double_dash(tmp_path):
+    """git reads the clone URL as a URL even when it looks like an option."""
+    repos_dir = tmp_path / "repos"
+    repos_dir.mkdir()
+    name, status = clone_one({"dir": "x__y", "clone_url": "--version"}, repos_dir, 60)
+    assert (name, status) == ("x__y", "failed: fatal: repository '--version' does not exist")
+    assert list(repos_dir.iterdir()) == []
+
+
+def test_search_waits_out_the_secondary_rate_limit(monkeypatch):
+    """GitHub's secondary rate limit answers 403 with Retry-After: the search waits that long and goes on."""
+    answers = [
+        (403, "application/json", b'{"message": "You have exceeded a secondary rate limit"}', {"Retry-After": "1"}),
+        (200, "application/json", json.dumps({"total_count": 0, "incomplete_results": False, "items": []}).encode()),
+    ]
+    waits = []
+    monkeypatch.setattr("lm_eval_compression.collect.github.time.sleep", waits.append)
+    with serve({"/search/repositories": lambda path, query: answers.pop(0)}) as (base, log):
+        gh = GitHubSearch(base, delay=0, show_progress=False)
+        repos, info = gh.search("Python", 10, parse_date("2024-01-01"), parse_date("2024-01-02"))
+    assert repos == [] and len(log) == 2 and waits == [1.0]

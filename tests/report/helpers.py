@@ -24,7 +24,8 @@ AREA_ARGS = [f"{name}={','.join(scores)}" for name, (_, scores) in AREAS.items()
 def odd_file(tmp_path, name="synthetic/odd", scores=None, bpc=None, **kwargs) -> Path:
     """One extra model's results file in its own folder (a copy of the first synthetic model's numbers)."""
     base = fx.synthetic_models()[0]
-    results = fx.make_results(name, bpc or base["bpc"], base["scores"] if scores is None else scores, **kwargs)
+    variant = fx.RunVariant(**kwargs)
+    results = fx.make_results(name, bpc or base["bpc"], base["scores"] if scores is None else scores, variant)
     return fx.write_results(tmp_path / "odd", name, results)
 
 

@@ -81,7 +81,7 @@ def test_refuses_group_bpc_mixing_document_sets(tmp_path):
     fx.write_suite(tmp_path, models)
     for model in models:
         cc = {"compression_cc": model["bpc"]["compression_cc"] + 0.01}
-        limited = fx.make_results(model["model"], cc, {}, group=False, limit=2)
+        limited = fx.make_results(model["model"], cc, {}, fx.RunVariant(group=False, limit=2))
         fx.write_results(tmp_path, model["model"], limited)
     group_area = Area("all", "compression", (ScoreSpec("hellaswag", "acc_norm"),))
     with pytest.raises(NotComparableError) as info:

@@ -23,7 +23,7 @@ def test_group_mean_used_or_computed(suite, tmp_path):
     for row in board.rows:
         assert row.mean == pytest.approx(means[row.label], abs=1e-12)
     # without the group row the mean is computed, unweighted, from the three corpora
-    fx.write_suite(tmp_path, models, group=False)
+    fx.write_suite(tmp_path, models, fx.RunVariant(group=False))
     loaded = load_results(tmp_path)
     board = leaderboard(loaded)
     assert board.mean_source == "computed"
@@ -33,12 +33,13 @@ def test_group_mean_used_or_computed(suite, tmp_path):
 
 
 def test_refuses_a_row_mixing_a_limit_run_with_full_runs(tmp_path):
-    """A newer ``--limit 2`` run of compression_cc next to a full run of the three corpora (issue 13)."""
+    """A newer ``--limit 2`` run of compression_cc next to a full run of the three corpora."""
     [base] = fx.synthetic_models(1)
     name = base["model"]
     full = fx.write_results(tmp_path, name, fx.make_results(name, base["bpc"], {}))
     limited_bpc = {"compression_cc": base["bpc"]["compression_cc"] + 0.05}
-    limited = fx.write_results(tmp_path, name, fx.make_results(name, limited_bpc, {}, group=False, limit=2))
+    limited_run = fx.make_results(name, limited_bpc, {}, fx.RunVariant(group=False, limit=2))
+    limited = fx.write_results(tmp_path, name, limited_run)
     [model] = load_results(tmp_path)
     assert model.source("compression_cc").path == limited and model.source("compression_python").path == full
     with pytest.raises(NotComparableError) as info:
@@ -52,7 +53,8 @@ def test_cli_leaderboard_refuses_mixed_document_sets(tmp_path):
     [base] = fx.synthetic_models(1)
     name = base["model"]
     fx.write_results(tmp_path, name, fx.make_results(name, base["bpc"], {}))
-    fx.write_results(tmp_path, name, fx.make_results(name, {"compression_cc": 0.9}, {}, group=False, limit=2))
+    limited = fx.make_results(name, {"compression_cc": 0.9}, {}, fx.RunVariant(group=False, limit=2))
+    fx.write_results(tmp_path, name, limited)
     proc = run_cli("leaderboard", str(tmp_path))
     assert proc.returncode == 2 and proc.stdout == ""
     assert "Traceback" not in proc.stderr and "different document sets" in proc.stderr
@@ -60,7 +62,7 @@ def test_cli_leaderboard_refuses_mixed_document_sets(tmp_path):
 
 def test_same_limit_everywhere_is_one_document_set(tmp_path):
     [base] = fx.synthetic_models(1)
-    fx.write_results(tmp_path, base["model"], fx.make_results(base["model"], base["bpc"], {}, limit=2))
+    fx.write_results(tmp_path, base["model"], fx.make_results(base["model"], base["bpc"], {}, fx.RunVariant(limit=2)))
     [row] = leaderboard(load_results(tmp_path)).rows
     assert row.mean == pytest.approx(np.mean(list(base["bpc"].values())), abs=1e-12)
 
@@ -71,7 +73,7 @@ def test_average_is_the_mean_of_the_columns_shown(suite, tmp_path):
     fx.write_suite(tmp_path, models)
     first = models[0]
     rerun = {"compression_cc": first["bpc"]["compression_cc"] - 0.1}
-    fx.write_results(tmp_path, first["model"], fx.make_results(first["model"], rerun, {}, group=False))
+    fx.write_results(tmp_path, first["model"], fx.make_results(first["model"], rerun, {}, fx.RunVariant(group=False)))
     board = leaderboard(load_results(tmp_path))
     shown = {row.label: row for row in board.rows}[first["model"]]
     assert shown.bpc["compression_cc"] == rerun["compression_cc"]

@@ -62,7 +62,7 @@ def test_labels_override_model_names(suite):
 )
 def test_tables_show_a_readable_model_name(tmp_path, model_args, shown):
     base = fx.synthetic_models()[0]
-    results = fx.make_results("ignored", base["bpc"], {}, model_args=model_args)
+    results = fx.make_results("ignored", base["bpc"], {}, fx.RunVariant(model_args=model_args))
     fx.write_results(tmp_path, "ignored", results)
     [model] = load_results(tmp_path)
     assert model.label == shown
@@ -73,7 +73,7 @@ def test_models_sharing_a_readable_name_keep_their_full_names(tmp_path):
     base = fx.synthetic_models()[0]
     for run in ("run-1", "run-2"):
         args = f"pretrained=/data/{run}/final"
-        fx.write_results(tmp_path / run, run, fx.make_results(run, base["bpc"], {}, model_args=args))
+        fx.write_results(tmp_path / run, run, fx.make_results(run, base["bpc"], {}, fx.RunVariant(model_args=args)))
     models = load_results(tmp_path)
     assert sorted(m.label for m in models) == ["/data/run-1/final", "/data/run-2/final"]
     labelled = load_results(tmp_path, labels={"/data/run-1/final": "first"})
@@ -84,7 +84,8 @@ def test_gguf_files_in_one_folder_are_different_models(tmp_path):
     base = fx.synthetic_models()[0]
     for quant in ("Q4_1", "Q8_0"):
         args = f"pretrained=/opt/models/smol,gguf_file=smol.{quant}.gguf"
-        fx.write_results(tmp_path / quant, quant, fx.make_results(quant, base["bpc"], {}, model_args=args))
+        results = fx.make_results(quant, base["bpc"], {}, fx.RunVariant(model_args=args))
+        fx.write_results(tmp_path / quant, quant, results)
     models = load_results(tmp_path)
     assert sorted(m.label for m in models) == ["smol.Q4_1", "smol.Q8_0"]
     assert sorted(m.model_name for m in models) == [
