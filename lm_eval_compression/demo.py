@@ -82,6 +82,31 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def lm_eval_command(gguf: Path, data: Path, args: argparse.Namespace) -> list[str]:
+    """The ``lm_eval run`` command of the demo: the compression group, SmolLM2 on CPU, the shipped sample."""
+    return [
+        *(sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--model_args", model_args(gguf)),
+        *("--tasks", "compression", "--include_path", tasks_dir(), "--device", "cpu"),
+        *("--batch_size", args.batch_size, "--output_path", args.output_path),
+        *("--metadata", json.dumps({"data_dir": str(data)}), *args.extra),
+    ]
+
+
+def newest_results(output_path: str) -> Path | None:
+    files = sorted(glob.glob(os.path.join(output_path, "**", "results_*.json"), recursive=True), key=os.path.getmtime)
+    return Path(files[-1]) if files else None
+
+
+def inputs() -> tuple[Path, Path]:
+    """The model file and the sample folder, or a :class:`DemoError` saying what is missing."""
+    gguf = smollm2_gguf()
+    data = sample_dir()
+    missing = [f"{n}.jsonl" for n in CORPORA if not (data / f"{n}.jsonl").is_file()]
+    if missing:
+        raise DemoError(f"the sample corpora are missing from {data}: {', '.join(missing)}")
+    return gguf, data
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m lm_eval_compression demo", description=__doc__)
     parser.add_argument("--output-path", default="results/demo", help="where lm_eval writes its results")
@@ -89,56 +114,25 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more lm_eval arguments")
     args = parser.parse_args(argv)
     try:
-        gguf = smollm2_gguf()
+        gguf, data = inputs()
     except DemoError as e:
         print(f"make demo: {e}", file=sys.stderr)
-        return 1
-    data = sample_dir()
-    missing = [f"{n}.jsonl" for n in CORPORA if not (data / f"{n}.jsonl").is_file()]
-    if missing:
-        print(f"make demo: the sample corpora are missing from {data}: {', '.join(missing)}", file=sys.stderr)
         return 1
     print(f"model: {MODEL_NAME} (Q4_1 GGUF) from {gguf} (float32, CPU unless --extra says otherwise)")
     print(f"prefix token: <|endoftext|> (id {PREFIX_TOKEN_ID}), the model's document separator")
     print(f"data: the shipped smoke-test sample in {data} (not a benchmark)")
     print("windows: the task defaults, block_size 1900, stride 512, protocol document\n", flush=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "lm_eval",
-        "run",
-        "--model",
-        "hf",
-        "--model_args",
-        model_args(gguf),
-        "--tasks",
-        "compression",
-        "--include_path",
-        tasks_dir(),
-        "--device",
-        "cpu",
-        "--batch_size",
-        args.batch_size,
-        "--output_path",
-        args.output_path,
-        "--metadata",
-        json.dumps({"data_dir": str(data)}),
-        *args.extra,
-    ]
-    env = {**os.environ, **OFFLINE_ENV}
     start = time.time()
-    proc = subprocess.run(cmd, env=env)
+    proc = subprocess.run(lm_eval_command(gguf, data, args), env={**os.environ, **OFFLINE_ENV})
     wall = time.time() - start
     if proc.returncode != 0:
         print(f"\nmake demo: lm_eval failed with exit code {proc.returncode} (its messages are above)", file=sys.stderr)
         return proc.returncode
-    pattern = os.path.join(args.output_path, "**", "results_*.json")
-    files = sorted(glob.glob(pattern, recursive=True), key=os.path.getmtime)
-    if not files:
+    found = newest_results(args.output_path)
+    if found is None:
         print(f"make demo: lm_eval wrote no results file under {args.output_path}", file=sys.stderr)
         return 1
-    results = json.loads(Path(files[-1]).read_text())
     print(f"\n{MODEL_NAME} on the smoke-test sample (lower bpc is better):\n")
-    print(table(results))
-    print(f"\nresults file: {files[-1]}\nwall time: {wall:.0f} s")
+    print(table(json.loads(found.read_text())))
+    print(f"\nresults file: {found}\nwall time: {wall:.0f} s")
     return 0
