@@ -89,7 +89,7 @@ def _prediction(fit: AreaFit, model: ModelResults, bpc: tuple[float, float | Non
 def predict_scores(
     fits: Sequence[AreaFit], fitted: Sequence[ModelResults], targets: Sequence[ModelResults]
 ) -> list[Prediction]:
-    """Each target model's predicted score per area (in the order of ``fits``, then of ``targets``).
+    """Each target model's predicted score per area (in the order of ``fits``, then by bpc).
 
     ``fitted`` are the models the fits were made from; the targets' compression tasks must match theirs.
     """
@@ -99,7 +99,9 @@ def predict_scores(
     predictions = []
     for fit in fits:
         tasks = bpc_tasks(fitted, fit.area.bpc_task)
+        area = []
         for model, bpc in zip(targets, bpc_values(targets, fit.area.bpc_task), strict=True):
             files = tuple(sorted({str(model.source(t).path) for t in tasks}))
-            predictions.append(_prediction(fit, model, bpc, files))
+            area.append(_prediction(fit, model, bpc, files))
+        predictions += sorted(area, key=lambda p: (p.bpc, p.label))
     return predictions
