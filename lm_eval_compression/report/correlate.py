@@ -3,7 +3,8 @@
 Huang et al. (2024), "Compression Represents Intelligence Linearly", found that
 across base models the average benchmark score falls almost linearly with
 bits-per-character, per area (see :mod:`.areas`).  This gathers each model's bpc
-and averaged score per area from its results files and fits them (:mod:`.fit`).
+and averaged score per area from its results files and fits them, linear in bpc and
+in ln(bpc) (:mod:`.fit`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from .results import load_results
 def _parser() -> argparse.ArgumentParser:
     parser = results_parser(
         "python -m lm_eval_compression correlate",
-        "Linear fit of benchmark scores against bits-per-character (Huang et al., 2024).",
+        "Fit benchmark scores against bits-per-character, linear (Huang et al., 2024) and against log bpc "
+        "(Luo et al., 2025), with leave-one-out errors; predict the scores of other models from their bpc.",
     )
     parser.add_argument(
         "--area",
@@ -34,6 +35,15 @@ def _parser() -> argparse.ArgumentParser:
         help="benchmark metric averaged against --bpc-task; repeatable",
     )
     parser.add_argument("--name", default="score", help="area name for --bpc-task/--score (default: score)")
+    parser.add_argument(
+        "--predict",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="RESULTS",
+        help="results files or folders of models to predict (not fitted): each area's predicted score for their "
+        "bpc, with its prediction interval, marked as extrapolation outside the fitted bpc range",
+    )
     return parser
 
 
@@ -48,10 +58,10 @@ def _areas(args: argparse.Namespace) -> list[Area]:
     return areas
 
 
-def _plot(fits, stem):
+def _plot(fits, predictions, stem):
     from .plot import plot_fits  # needs matplotlib
 
-    return plot_fits(fits, stem)
+    return plot_fits(fits, stem, predictions=predictions)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,16 +75,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not areas:
         parser.error("name at least one --area or --score")
 
-    def body() -> int:
-        from .correlate import correlate  # needs scipy (the report extra)
-        from .render import fits_markdown, write_fit_csv, write_stats_csv
+    return run_command(lambda: _report(args, labels, areas))
 
-        fits = correlate(load_results(args.results, labels), areas)
-        writers = [
-            lambda out: write_fit_csv(fits, out / "correlate.csv"),
-            lambda out: write_stats_csv(fits, out / "correlate_stats.csv"),
-            lambda out: _plot(fits, out / "correlate"),
+
+def _report(args: argparse.Namespace, labels: dict[str, str], areas: list[Area]) -> int:
+    """Fit, predict where asked, print the markdown and write the files."""
+    from .correlate import correlate  # needs scipy (the report extra)
+    from .predict import predict_scores
+    from .render import fits_markdown, write_fit_csv, write_stats_csv
+
+    fitted = load_results(args.results, labels)
+    fits = correlate(fitted, areas)
+    predictions = predict_scores(fits, fitted, load_results(args.predict, labels)) if args.predict else []
+    text = fits_markdown(fits)
+    writers = [
+        lambda out: write_fit_csv(fits, out / "correlate.csv"),
+        lambda out: write_stats_csv(fits, out / "correlate_stats.csv"),
+        lambda out: _plot(fits, predictions, out / "correlate"),
+    ]
+    if predictions:
+        from .render import predictions_markdown, write_predictions_csv, write_predictions_json
+
+        text += "\n## Predicted scores\n\n" + predictions_markdown(predictions)
+        writers += [
+            lambda out: write_predictions_csv(predictions, out / "correlate_predictions.csv"),
+            lambda out: write_predictions_json(predictions, out / "correlate_predictions.json"),
         ]
-        return publish(fits_markdown(fits), args.output_dir, "correlate.md", writers)
-
-    return run_command(body)
+    return publish(text, args.output_dir, "correlate.md", writers)

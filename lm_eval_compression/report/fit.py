@@ -1,8 +1,8 @@
-"""The line of one area: score against bpc with scipy.stats, plus leave-one-out prediction errors.
+"""The fits of one area: score against bpc in both forms (:mod:`.line`), with the correlations (scipy.stats).
 
-Pearson r with its Fisher-z interval, Spearman rho, least squares (``linregress``)
-with standard errors, the confidence band of the mean prediction, and for each
-model the error of the line fitted without it.
+Pearson r with its Fisher-z interval and Spearman rho of score against bpc; the
+``linear`` and the ``log`` line, each with each model's prediction, residual and
+leave-one-out error; and which form predicts the left-out models better.
 """
 
 from __future__ import annotations
@@ -16,95 +16,19 @@ import numpy as np
 from scipy import stats as st
 
 from .areas import Area
+from .forms import FORMS
+from .line import CONFIDENCE, Line, fit_line
 from .results import NotComparableError, ResultsError
 
 MIN_MODELS = 3
-CONFIDENCE = 0.95
 
 
 def check_model_count(models: Sequence[str], minimum: int = MIN_MODELS) -> None:
     """Refuse fewer than ``minimum`` models; ``models`` describes each (label, and files where known)."""
     if len(models) < minimum:
         raise NotComparableError(
-            f"need at least {minimum} models for a linear fit, got {len(models)}: {'; '.join(models) or 'none'}"
+            f"need at least {minimum} models for a fit, got {len(models)}: {'; '.join(models) or 'none'}"
         )
-
-
-@dataclass
-class FitRow:
-    """One model in one area; ``residual`` and ``loo_error`` are score minus prediction."""
-
-    label: str
-    model_name: str
-    files: tuple[str, ...]
-    bpc: float
-    bpc_stderr: float | None
-    score: float
-    components: dict[str, float]
-    predicted: float
-    residual: float
-    loo_predicted: float
-    loo_error: float
-
-
-@dataclass
-class FitStats:
-    """Correlation and least-squares statistics of one area (scipy.stats)."""
-
-    n: int
-    pearson_r: float
-    pearson_p: float
-    pearson_ci_low: float
-    pearson_ci_high: float
-    spearman_rho: float
-    spearman_p: float
-    slope: float
-    intercept: float
-    slope_stderr: float
-    intercept_stderr: float
-    r_squared: float
-    loo_rmse: float
-    loo_mae: float
-    confidence: float = CONFIDENCE
-
-
-@dataclass
-class AreaFit:
-    """Score against bpc of one area: rows sorted by bpc, plus statistics."""
-
-    area: Area
-    rows: list[FitRow]
-    stats: FitStats
-
-    def predict(self, bpc):
-        """Score the fitted line predicts at ``bpc`` (number or numpy array)."""
-        return self.stats.intercept + self.stats.slope * bpc
-
-    def confidence_band(self, bpc, level: float | None = None):
-        """(low, high) band of the mean prediction at ``bpc``.
-
-        Standard error of the fitted mean from the regression's standard errors:
-        var = se_b0^2 + se_b1^2 * (x^2 - 2 x mean(x)), which equals
-        s^2 (1/n + (x - mean)^2 / Sxx); the half-width is that times scipy.stats.t's
-        quantile with n - 2 degrees of freedom.
-        """
-        level = self.stats.confidence if level is None else level
-        x = np.asarray(bpc, dtype=float)
-        mean_x = float(np.mean([r.bpc for r in self.rows]))
-        variance = self.stats.intercept_stderr**2 + self.stats.slope_stderr**2 * (x * x - 2 * x * mean_x)
-        half = st.t.ppf(0.5 + level / 2, self.stats.n - 2) * np.sqrt(np.maximum(variance, 0.0))
-        centre = self.predict(x)
-        return centre - half, centre + half
-
-
-def _fit_line(x, y):
-    """scipy.stats.linregress, or None when it cannot fit (all x equal)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return st.linregress(x, y)
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -120,19 +44,78 @@ class ModelPoint:
     files: tuple[str, ...] = ()
 
 
-def _loo_predictions(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Each model's score as predicted by the line fitted without it (NaN where that cannot be fitted)."""
-    n = len(x)
-    loo = np.full(n, math.nan)
-    for i in range(n):
-        keep = np.arange(n) != i
-        sub = _fit_line(x[keep], y[keep])
-        if sub is not None:
-            loo[i] = sub.intercept + sub.slope * x[i]
-    return loo
+@dataclass(frozen=True)
+class PointFit:
+    """One model under one form; ``residual`` and ``loo_error`` are score minus prediction."""
+
+    predicted: float
+    residual: float
+    loo_predicted: float
+    loo_error: float
 
 
-def _statistics(x: np.ndarray, y: np.ndarray, line, loo_error: np.ndarray, confidence: float) -> FitStats:
+@dataclass(frozen=True)
+class FitRow:
+    """One model in one area, with its prediction under each form (``forms['linear']``, ``forms['log']``)."""
+
+    label: str
+    model_name: str
+    files: tuple[str, ...]
+    bpc: float
+    bpc_stderr: float | None
+    score: float
+    components: Mapping[str, float]
+    forms: Mapping[str, PointFit]
+
+
+@dataclass(frozen=True)
+class FitStats:
+    """Correlation of score and bpc (scipy.stats) in one area."""
+
+    n: int
+    pearson_r: float
+    pearson_p: float
+    pearson_ci_low: float
+    pearson_ci_high: float
+    spearman_rho: float
+    spearman_p: float
+    confidence: float = CONFIDENCE
+
+
+@dataclass(frozen=True)
+class AreaFit:
+    """Score against bpc of one area: rows sorted by bpc, the correlations, and one :class:`Line` per form."""
+
+    area: Area
+    rows: list[FitRow]
+    stats: FitStats
+    lines: Mapping[str, Line]
+
+    @property
+    def better_form(self) -> str:
+        """The form with the lower leave-one-out RMSE (``linear`` on a tie)."""
+        rmse = {form: self.lines[form].loo_rmse for form in FORMS}
+        return min(FORMS, key=lambda form: rmse[form] if math.isfinite(rmse[form]) else math.inf)
+
+    @property
+    def bpc_range(self) -> tuple[float, float]:
+        """Lowest and highest bpc of the fitted models."""
+        return self.rows[0].bpc, self.rows[-1].bpc
+
+    def predict(self, bpc, form: str = "linear"):
+        """Score the ``form`` line predicts at ``bpc`` (number or numpy array)."""
+        return self.lines[form].predict(bpc)
+
+    def confidence_band(self, bpc, level: float | None = None, form: str = "linear"):
+        """(low, high) band of the mean prediction of the ``form`` line at ``bpc``."""
+        return self.lines[form].confidence_band(bpc, self.stats.confidence if level is None else level)
+
+    def prediction_interval(self, bpc, level: float | None = None, form: str = "linear"):
+        """(low, high) interval of one more model's score at ``bpc`` under the ``form`` line."""
+        return self.lines[form].prediction_interval(bpc, self.stats.confidence if level is None else level)
+
+
+def _correlations(x: np.ndarray, y: np.ndarray, confidence: float) -> FitStats:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pearson = st.pearsonr(x, y)
@@ -141,7 +124,6 @@ def _statistics(x: np.ndarray, y: np.ndarray, line, loo_error: np.ndarray, confi
         except (ValueError, ZeroDivisionError):
             low, high = math.nan, math.nan
         spearman = st.spearmanr(x, y)
-    finite = loo_error[np.isfinite(loo_error)]
     return FitStats(
         n=len(x),
         pearson_r=float(pearson.statistic),
@@ -150,43 +132,45 @@ def _statistics(x: np.ndarray, y: np.ndarray, line, loo_error: np.ndarray, confi
         pearson_ci_high=float(high),
         spearman_rho=float(spearman.statistic),
         spearman_p=float(spearman.pvalue),
-        slope=float(line.slope),
-        intercept=float(line.intercept),
-        slope_stderr=float(line.stderr),
-        intercept_stderr=float(line.intercept_stderr),
-        r_squared=float(line.rvalue**2),
-        loo_rmse=float(np.sqrt(np.mean(finite**2))) if finite.size else math.nan,
-        loo_mae=float(np.mean(np.abs(finite))) if finite.size else math.nan,
         confidence=confidence,
     )
 
 
+def _check_points(points: Sequence[ModelPoint], area: Area) -> None:
+    """Refuse a bpc the log form cannot take, and an area where every model has the same bpc."""
+    for p in points:
+        if not p.bpc > 0:
+            raise ResultsError(
+                f"area {area.name!r}: model {p.label!r} has bpc {p.bpc:g} ({'; '.join(p.files) or 'no file'}); "
+                "the log fit needs bits per character above zero"
+            )
+    if len({p.bpc for p in points}) == 1:
+        raise ResultsError(f"area {area.name!r}: cannot fit a line, every model has the same bpc ({points[0].bpc:.6g})")
+
+
+def _row(point: ModelPoint, lines: Mapping[str, Line], index: int) -> FitRow:
+    forms = {}
+    for form, line in lines.items():
+        predicted = float(line.predict(point.bpc))
+        forms[form] = PointFit(predicted, point.score - predicted, line.loo_predicted[index], line.loo_errors[index])
+    return FitRow(
+        label=point.label,
+        model_name=point.model_name or point.label,
+        files=tuple(point.files),
+        bpc=float(point.bpc),
+        bpc_stderr=point.bpc_stderr,
+        score=float(point.score),
+        components=dict(point.components),
+        forms=forms,
+    )
+
+
 def fit_area(points: Sequence[ModelPoint], area: Area, confidence: float = CONFIDENCE) -> AreaFit:
-    """Fit score against bpc with scipy: Pearson (+CI), Spearman, least squares, residuals, leave-one-out."""
+    """Fit score against bpc in both forms, with Pearson (+CI), Spearman, residuals and leave-one-out errors."""
     check_model_count([p.label for p in points])
+    _check_points(points, area)
     x = np.asarray([p.bpc for p in points], dtype=float)
     y = np.asarray([p.score for p in points], dtype=float)
-    line = _fit_line(x, y)
-    if line is None:
-        raise ResultsError(f"area {area.name!r}: cannot fit a line, every model has the same bpc ({x[0]:.6g})")
-    predicted = line.intercept + line.slope * x
-    loo = _loo_predictions(x, y)
-    stats = _statistics(x, y, line, y - loo, confidence)
-    rows = [
-        FitRow(
-            label=p.label,
-            model_name=p.model_name or p.label,
-            files=tuple(p.files),
-            bpc=float(x[i]),
-            bpc_stderr=p.bpc_stderr,
-            score=float(y[i]),
-            components=dict(p.components),
-            predicted=float(predicted[i]),
-            residual=float(y[i] - predicted[i]),
-            loo_predicted=float(loo[i]),
-            loo_error=float(y[i] - loo[i]),
-        )
-        for i, p in enumerate(points)
-    ]
-    rows.sort(key=lambda r: (r.bpc, r.label))
-    return AreaFit(area, rows, stats)
+    lines = {form: fit_line(form, x, y) for form in FORMS}
+    rows = sorted((_row(p, lines, i) for i, p in enumerate(points)), key=lambda r: (r.bpc, r.label))
+    return AreaFit(area, rows, _correlations(x, y, confidence), lines)

@@ -1,4 +1,4 @@
-"""Plotting the fits: one panel per area with the models, the fit line and its confidence band.
+"""Plotting the fits: one panel per area with the models, both forms' fits, their bands, and predictions.
 
 The only module of the report that imports matplotlib.  It draws on an Agg
 canvas of its own (no pyplot figure), so the caller's backend is untouched.
@@ -19,7 +19,9 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
 from .fit import AreaFit
+from .forms import FORMS
 from .label_layout import place_labels
+from .predict import Prediction
 from .render import fmt
 
 # each panel is PANEL_SIZE inches at PLOT_DPI
@@ -32,6 +34,7 @@ TITLE_WIDTH = 0.8  # of the panel's width: about the width of its axes
 MARKER_SIZE = 4  # points
 LEADER_MIN = 6  # pixels between a label and its point from which a line joins them
 LABEL_GID = "model-label"
+FORM_STYLES = {"linear": {"color": "tab:blue", "linestyle": "-"}, "log": {"color": "tab:orange", "linestyle": "--"}}
 TITLE_GID = "area-title"
 
 
@@ -74,30 +77,52 @@ def _text_fits(renderer, max_width: float, size: float):
     return fits
 
 
-def _draw_panel(ax, fit: AreaFit, renderer, title_width: float) -> None:
+def _draw_form(ax, fit: AreaFit, form: str, grid: np.ndarray) -> None:
+    """One form's line (solid over the fitted bpc range, dotted beyond it) and its confidence band."""
+    line, style = fit.lines[form], FORM_STYLES[form]
+    low, high = fit.confidence_band(grid, form=form)
+    band = f"{fit.stats.confidence * 100:g}% confidence bands of the fits" if form == FORMS[0] else None
+    ax.fill_between(grid, low, high, color=style["color"], alpha=0.12, linewidth=0, label=band)
+    lo, hi = fit.bpc_range
+    inside = (grid >= lo) & (grid <= hi)
+    best = " (lower LOO error)" if form == fit.better_form else ""
+    label = f"{form}: R² = {line.r_squared:.2f}, LOO RMSE = {fmt(line.loo_rmse)}{best}"
+    ax.plot(grid, fit.predict(grid, form), color=style["color"], linestyle=":", linewidth=1.0)
+    ax.plot(grid[inside], fit.predict(grid[inside], form), linewidth=1.5, label=label, **style)
+
+
+def _draw_predictions(ax, fit: AreaFit, predictions: Sequence[Prediction]) -> None:
+    """Models to predict: at the better form's prediction, with its prediction interval."""
+    if not predictions:
+        return
+    form = fit.better_form
+    x = np.array([p.bpc for p in predictions])
+    y = np.array([p.forms[form].predicted for p in predictions])
+    half = np.array([p.forms[form].high - p.forms[form].predicted for p in predictions])
+    ax.errorbar(
+        x,
+        y,
+        yerr=half,
+        fmt="D",
+        markerfacecolor="white",
+        color=FORM_STYLES[form]["color"],
+        markersize=MARKER_SIZE + 1,
+        elinewidth=0.8,
+        capsize=3,
+        label=f"predicted by the {form} fit, {fit.stats.confidence * 100:g}% prediction interval",
+    )
+
+
+def _draw_panel(ax, fit: AreaFit, predictions: Sequence[Prediction], renderer, title_width: float) -> None:
     x = np.array([r.bpc for r in fit.rows])
     y = np.array([r.score for r in fit.rows])
-    span = x.max() - x.min() or 1.0
-    grid = np.linspace(x.min() - 0.06 * span, x.max() + 0.06 * span, 200)
-    low, high = fit.confidence_band(grid)
+    all_x = np.concatenate([x, [p.bpc for p in predictions]])
+    span = all_x.max() - all_x.min() or 1.0
+    grid = np.linspace(all_x.min() - 0.06 * span, all_x.max() + 0.06 * span, 300)
+    grid = grid[grid > 0]  # the log form needs bpc above zero
+    for form in FORMS:
+        _draw_form(ax, fit, form, grid)
     s = fit.stats
-    ax.fill_between(
-        grid,
-        low,
-        high,
-        color="tab:blue",
-        alpha=0.15,
-        linewidth=0,
-        label=f"{s.confidence * 100:g}% confidence band of the fit",
-    )
-    ax.plot(
-        grid,
-        fit.predict(grid),
-        color="tab:blue",
-        linewidth=1.5,
-        label=f"fit: r = {s.pearson_r:.3f} [{fmt(s.pearson_ci_low, 2)}, {fmt(s.pearson_ci_high, 2)}], "
-        f"R² = {s.r_squared:.2f}",
-    )
     xerr = [r.bpc_stderr or 0.0 for r in fit.rows]
     ax.errorbar(
         x,
@@ -107,8 +132,9 @@ def _draw_panel(ax, fit: AreaFit, renderer, title_width: float) -> None:
         color="tab:red",
         markersize=MARKER_SIZE,
         elinewidth=0.8,
-        label=f"models (n = {s.n})",
+        label=f"models (n = {s.n}), r = {s.pearson_r:.3f} [{fmt(s.pearson_ci_low, 2)}, {fmt(s.pearson_ci_high, 2)}]",
     )
+    _draw_predictions(ax, fit, predictions)
     ax.set_xlabel(f"bits per character ({fit.area.bpc_task})")
     ax.set_ylabel("score" if len(fit.area.scores) == 1 else "average score")
     lines = title_lines(
@@ -116,18 +142,21 @@ def _draw_panel(ax, fit: AreaFit, renderer, title_width: float) -> None:
     )
     ax.set_title("\n".join(lines), fontsize=FONT_SIZE, gid=TITLE_GID)
     ax.grid(True, alpha=0.3)
-    yspan = y.max() - y.min() or 1.0
-    ax.set_xlim(x.min() - 0.12 * span, x.max() + 0.12 * span)
-    ax.set_ylim(y.min() - 0.12 * yspan, y.max() + 0.12 * yspan)
+    shown_y = np.concatenate([y] + [[p.forms[fit.better_form].low, p.forms[fit.better_form].high] for p in predictions])
+    yspan = shown_y.max() - shown_y.min() or 1.0
+    ax.set_xlim(all_x.min() - 0.12 * span, all_x.max() + 0.12 * span)
+    ax.set_ylim(shown_y.min() - 0.12 * yspan, shown_y.max() + 0.12 * yspan)
     # the legend sits under the panel, so it never covers a point or a label
     ax.legend(fontsize=LABEL_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
 
 
-def _place_labels(ax, fit: AreaFit, renderer) -> None:
-    """Label every point where the label overlaps no other label and no point; a thin line joins a
-    label to its point when it sits away from it."""
-    points = ax.transData.transform(np.array([[r.bpc, r.score] for r in fit.rows]))
-    texts = [ax.text(0, 0, r.label, fontsize=LABEL_SIZE, gid=LABEL_GID, ha="left", va="bottom") for r in fit.rows]
+def _place_labels(ax, fit: AreaFit, predictions: Sequence[Prediction], renderer) -> None:
+    """Label every point (fitted and predicted) where the label overlaps no other label and no point; a thin
+    line joins a label to its point when it sits away from it."""
+    marks = [(r.label, r.bpc, r.score) for r in fit.rows]
+    marks += [(p.label, p.bpc, p.forms[fit.better_form].predicted) for p in predictions]
+    points = ax.transData.transform(np.array([[bpc, score] for _, bpc, score in marks]))
+    texts = [ax.text(0, 0, name, fontsize=LABEL_SIZE, gid=LABEL_GID, ha="left", va="bottom") for name, _, _ in marks]
     sizes = [(box.width, box.height) for box in (t.get_window_extent(renderer) for t in texts)]
     frame = ax.bbox
     boxes = place_labels(
@@ -145,7 +174,17 @@ def _place_labels(ax, fit: AreaFit, renderer) -> None:
             ax.plot(ends[:, 0], ends[:, 1], color="0.5", linewidth=0.5, zorder=1.5)
 
 
-def draw_fits(fits: Sequence[AreaFit], *, dpi: int = PLOT_DPI, panel_size: tuple[float, float] = PANEL_SIZE) -> Figure:
+def _predictions_of(fit: AreaFit, predictions: Sequence[Prediction]) -> list[Prediction]:
+    return [p for p in predictions if p.fit is fit]
+
+
+def draw_fits(
+    fits: Sequence[AreaFit],
+    *,
+    predictions: Sequence[Prediction] = (),
+    dpi: int = PLOT_DPI,
+    panel_size: tuple[float, float] = PANEL_SIZE,
+) -> Figure:
     """The figure of :func:`plot_fits`, drawn and laid out, for saving or inspecting."""
     with matplotlib.rc_context({"font.size": FONT_SIZE}):
         fig = Figure(figsize=(panel_size[0] * len(fits), panel_size[1]), dpi=dpi, layout="constrained")
@@ -154,22 +193,28 @@ def draw_fits(fits: Sequence[AreaFit], *, dpi: int = PLOT_DPI, panel_size: tuple
         axes = fig.subplots(1, len(fits), squeeze=False)[0]
         title_width = TITLE_WIDTH * panel_size[0] * dpi
         for ax, fit in zip(axes, fits, strict=True):
-            _draw_panel(ax, fit, renderer, title_width)
+            _draw_panel(ax, fit, _predictions_of(fit, predictions), renderer, title_width)
         canvas.draw()  # settle the constrained layout before placing labels in display space
         fig.set_layout_engine("none")
         for ax, fit in zip(axes, fits, strict=True):
-            _place_labels(ax, fit, renderer)
+            _place_labels(ax, fit, _predictions_of(fit, predictions), renderer)
         canvas.draw()
     return fig
 
 
 def plot_fits(
-    fits: Sequence[AreaFit], stem: str | Path, *, dpi: int = PLOT_DPI, panel_size: tuple[float, float] = PANEL_SIZE
+    fits: Sequence[AreaFit],
+    stem: str | Path,
+    *,
+    predictions: Sequence[Prediction] = (),
+    dpi: int = PLOT_DPI,
+    panel_size: tuple[float, float] = PANEL_SIZE,
 ) -> list[Path]:
-    """Scatter, fit line and confidence band, one panel per area; writes ``stem``.png and ``stem``.svg."""
+    """One panel per area: the models, both forms' fits with their confidence bands, and the models to
+    predict with their prediction intervals; writes ``stem``.png and ``stem``.svg."""
     stem = Path(stem)
     with matplotlib.rc_context({"svg.hashsalt": "lm-eval-compression"}):
-        fig = draw_fits(fits, dpi=dpi, panel_size=panel_size)
+        fig = draw_fits(fits, predictions=predictions, dpi=dpi, panel_size=panel_size)
         written = []
         for suffix in (".png", ".svg"):
             target = stem.with_suffix(suffix)

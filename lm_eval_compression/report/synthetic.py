@@ -3,8 +3,9 @@
 Files are written by the harness's own writer, ``lm_eval.loggers.EvaluationTracker``,
 from a dict shaped like ``lm_eval.evaluator.simple_evaluate``'s output, so the
 report reads exactly what ``lm_eval --output_path`` produces.  The numbers are
-made up: a noisy linear relation between bpc and scores, over eight models by
-default, or 24 in tight clusters with more benchmarks per area (:func:`crowded_models`).
+made up: scores linear in bpc, except coding's, which is logarithmic in bpc
+(:class:`LogCurve`), with noise, over eight models by default, or 24 in tight
+clusters with more benchmarks per area (:func:`crowded_models`).
 """
 
 from __future__ import annotations
@@ -42,17 +43,37 @@ MODEL_NAMES = [
     "synthetic/lm-6.9b",
     "synthetic/lm-12b",
 ]
-# corpus -> (bpc at quality 0, change to quality 1); noise sd 0.01
+# corpus -> (bpc at quality 0, change to quality 1); noise sd BPC_NOISE.  Each corpus spans a factor of two or
+# more in bpc, so that a line in bpc and a line in ln(bpc) differ by more than the noise.
 BPC_LINES = {
-    "compression_cc": (0.78, -0.22),
-    "compression_python": (0.42, -0.20),
-    "compression_arxiv_math": (0.55, -0.21),
+    "compression_cc": (0.95, -0.55),
+    "compression_python": (0.50, -0.36),
+    "compression_arxiv_math": (0.70, -0.48),
 }
-# benchmark -> (score at quality 0, change to quality 1, noise sd)
+BPC_NOISE = 0.01
+
+
+@dataclass(frozen=True)
+class LogCurve:
+    """A benchmark whose score is logarithmic in one corpus's bpc: intercept + slope * ln(bpc), plus normal
+    noise of sd ``sd``, where bpc is the corpus's value on its line in BPC_LINES before the bpc noise."""
+
+    corpus: str
+    intercept: float
+    slope: float
+    sd: float
+
+    def score(self, quality: float) -> float:
+        start, change = BPC_LINES[self.corpus]
+        return self.intercept + self.slope * float(np.log(start + change * quality))
+
+
+# benchmark -> (score at quality 0, change to quality 1, noise sd): linear in quality, so in bpc;
+# or a LogCurve: logarithmic in bpc (coding, as Luo et al., 2025, report)
 SCORE_LINES = {
     "hellaswag/acc_norm": (0.30, 0.42, 0.03),
     "arc_easy/acc": (0.42, 0.33, 0.03),
-    "humaneval/pass@1,create_test": (0.03, 0.32, 0.03),
+    "humaneval/pass@1,create_test": LogCurve("compression_python", -0.25, -0.40, 0.02),
     "gsm8k/exact_match,strict-match": (0.03, 0.46, 0.04),
 }
 # more benchmarks per area, for a crowded example
@@ -84,14 +105,30 @@ def corpus_sha(task: str, variant: str = "") -> str:
     return hashlib.sha256(f"{task}:{variant}".encode()).hexdigest()
 
 
+def _score(curve, quality: float, rng: np.random.Generator, noise: float) -> float:
+    """One benchmark score: on its line in quality or on its LogCurve, plus noise, within [0, 1]."""
+    if isinstance(curve, LogCurve):
+        value = curve.score(quality) + rng.normal(0, curve.sd * noise)
+    else:
+        start, change, sd = curve
+        value = start + change * quality + rng.normal(0, sd * noise)
+    return round(float(min(max(value, 0.0), 1.0)), 4)
+
+
 def synthetic_models(
-    n: int = 8, seed: int = 0, *, quality=None, names: list[str] | None = None, score_lines: dict | None = None
+    n: int = 8,
+    seed: int = 0,
+    *,
+    quality=None,
+    names: list[str] | None = None,
+    score_lines: dict | None = None,
+    noise: float = 1.0,
 ) -> list[dict]:
-    """Per model: name, bpc per corpus, score per benchmark, with noise around a line.
+    """Per model: name, bpc per corpus, score per benchmark, with noise around a line or a log curve.
 
     A latent 'quality' in [0, 1] (evenly spaced unless given) lowers bpc and raises
-    scores; the noise keeps the relation near-linear but not exact (the paper's r is
-    about -0.95).
+    scores; scores follow the quality, so bpc noise shows up as scatter around the
+    fit (the paper's r is about -0.95).  ``noise`` scales every noise sd.
     """
     rng = np.random.default_rng(seed)
     quality = np.linspace(0.0, 1.0, n) if quality is None else np.asarray(quality, dtype=float)
@@ -99,14 +136,12 @@ def synthetic_models(
     score_lines = SCORE_LINES if score_lines is None else score_lines
     models = []
     for i, q in enumerate(quality):
-        bpc = {task: start + change * q + rng.normal(0, 0.01) for task, (start, change) in BPC_LINES.items()}
-        # scores follow the latent quality, so bpc noise shows up as scatter around the line
-        scores = {spec: start + change * q + rng.normal(0, sd) for spec, (start, change, sd) in score_lines.items()}
+        bpc = {t: start + change * q + rng.normal(0, BPC_NOISE * noise) for t, (start, change) in BPC_LINES.items()}
         models.append(
             {
                 "model": names[i] if i < len(names) else f"synthetic/lm-{i}",
                 "bpc": {t: round(float(v), 5) for t, v in bpc.items()},
-                "scores": {k: round(float(min(max(v, 0.0), 1.0)), 4) for k, v in scores.items()},
+                "scores": {spec: _score(curve, q, rng, noise) for spec, curve in score_lines.items()},
             }
         )
     return models

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import t as student_t
 
 from lm_eval_compression.report import synthetic as fx
 from lm_eval_compression.report.areas import Area
@@ -19,6 +21,17 @@ AREAS = {
     "math": ("compression_arxiv_math", ["gsm8k/exact_match,strict-match"]),
 }
 AREA_ARGS = [f"{name}={','.join(scores)}" for name, (_, scores) in AREAS.items()]
+NEW = ("synthetic/new-inside", "synthetic/new-better", "synthetic/new-worse")  # models to predict
+
+
+def new_bpc(models, name: str) -> dict[str, float]:
+    """Bpc per corpus of a model to predict: the fitted models' median bpc (``NEW[0]``), 0.8 times their
+    lowest (``NEW[1]``), or 1.1 times their highest (``NEW[2]``)."""
+    out = {}
+    for task in fx.CORPORA:
+        values = [m["bpc"][task] for m in models]
+        out[task] = {NEW[0]: float(np.median(values)), NEW[1]: 0.8 * min(values), NEW[2]: 1.1 * max(values)}[name]
+    return out
 
 
 def odd_file(tmp_path, name="synthetic/odd", scores=None, bpc=None, **kwargs) -> Path:
@@ -45,3 +58,22 @@ def refusal(paths, area=AREA_ARGS[0]) -> str:
 
 def run_cli(*args):
     return run_plugin(list(args), check=False, timeout=120)
+
+
+def ols(term: np.ndarray, y: np.ndarray):
+    """Least squares by numpy on the design matrix [1, term]: coefficients, s, (X'X)^-1, LOO errors."""
+    design = np.column_stack([np.ones_like(term), term])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residuals = y - design @ coef
+    s = math.sqrt(float(residuals @ residuals) / (len(y) - 2))
+    inverse = np.linalg.inv(design.T @ design)
+    hat = np.einsum("ij,jk,ik->i", design, inverse, design)
+    return coef, s, inverse, residuals, residuals / (1 - hat)
+
+
+def intervals(coef, s, inverse, term0: np.ndarray, n: int):
+    """(centre, half-width of the 95 % band of the mean, half-width of the 95 % prediction interval) at term0."""
+    x0 = np.column_stack([np.ones_like(term0), term0])
+    leverage = np.einsum("ij,jk,ik->i", x0, inverse, x0)
+    q = student_t.ppf(0.975, n - 2)
+    return x0 @ coef, q * s * np.sqrt(leverage), q * s * np.sqrt(1 + leverage)

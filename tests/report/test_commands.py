@@ -14,7 +14,7 @@ from lm_eval_compression.report import synthetic as fx
 from lm_eval_compression.report.areas import Area
 from lm_eval_compression.report.correlate import correlate
 from lm_eval_compression.report.results import load_results
-from tests.report.helpers import AREA_ARGS, AREAS, REPO, expected, odd_file, run_cli
+from tests.report.helpers import AREA_ARGS, AREAS, REPO, expected, odd_file, ols, run_cli
 
 
 def test_cli_correlate_writes_table_csv_and_plots(suite, tmp_path):
@@ -31,11 +31,19 @@ def test_cli_correlate_writes_table_csv_and_plots(suite, tmp_path):
     assert len(rows) == 3 * 8 and {r["area"] for r in rows} == set(AREAS)
     x, y = expected(suite["models"], "knowledge")
     knowledge = {r["model"]: r for r in rows if r["area"] == "knowledge"}
-    for m, xi, yi in zip(suite["models"], x, y, strict=True):
-        assert float(knowledge[m["model"]]["bpc"]) == xi
-        assert float(knowledge[m["model"]]["score"]) == pytest.approx(yi, abs=1e-12)
+    *_, linear_loo = ols(x, y)
+    *_, log_loo = ols(np.log(x), y)
+    for i, m in enumerate(suite["models"]):
+        row = knowledge[m["model"]]
+        assert float(row["bpc"]) == x[i]
+        assert float(row["score"]) == pytest.approx(y[i], abs=1e-12)
+        assert float(row["linear_loo_error"]) == pytest.approx(linear_loo[i], abs=1e-9)
+        assert float(row["log_loo_error"]) == pytest.approx(log_loo[i], abs=1e-9)
     stats = list(csv.DictReader((out / "correlate_stats.csv").open(encoding="utf-8")))
     assert float(stats[0]["pearson_r"]) == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-12)
+    assert float(stats[0]["log_loo_rmse"]) == pytest.approx(np.sqrt(np.mean(log_loo**2)), rel=1e-9)
+    assert [s["better_form"] for s in stats] == ["linear", "log", "linear"]
+    assert proc.stdout.count("- log: score = ") == 3 and "- lower leave-one-out error: log (RMSE" in proc.stdout
 
     import matplotlib.image
 

@@ -37,24 +37,25 @@ def test_statistics_match_numpy(suite, area_name):
     ranks_x, ranks_y = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
     assert s.spearman_rho == pytest.approx(np.corrcoef(ranks_x, ranks_y)[0, 1], abs=1e-12)
 
+    line = fit.lines["linear"]
     slope, intercept = np.polyfit(x, y, 1)
     predicted = slope * x + intercept
     sse = float(np.sum((y - predicted) ** 2))
     r2 = 1 - sse / float(np.sum((y - y.mean()) ** 2))
     sxx = float(np.sum((x - x.mean()) ** 2))
     resid_sd = math.sqrt(sse / (n - 2))
-    assert s.slope == pytest.approx(slope, rel=1e-9)
-    assert s.intercept == pytest.approx(intercept, rel=1e-9)
-    assert s.r_squared == pytest.approx(r2, rel=1e-9)
-    assert s.slope_stderr == pytest.approx(resid_sd / math.sqrt(sxx), rel=1e-9)
+    assert line.slope == pytest.approx(slope, rel=1e-9)
+    assert line.intercept == pytest.approx(intercept, rel=1e-9)
+    assert line.r_squared == pytest.approx(r2, rel=1e-9)
+    assert line.slope_stderr == pytest.approx(resid_sd / math.sqrt(sxx), rel=1e-9)
 
     loo = np.empty(n)
     for i in range(n):
         keep = np.arange(n) != i
         b1, b0 = np.polyfit(x[keep], y[keep], 1)
         loo[i] = y[i] - (b1 * x[i] + b0)
-    assert s.loo_rmse == pytest.approx(math.sqrt(np.mean(loo**2)), rel=1e-9)
-    assert s.loo_mae == pytest.approx(np.mean(np.abs(loo)), rel=1e-9)
+    assert line.loo_rmse == pytest.approx(math.sqrt(np.mean(loo**2)), rel=1e-9)
+    assert line.loo_mae == pytest.approx(np.mean(np.abs(loo)), rel=1e-9)
 
     # rows sorted by bpc; each model's prediction, residual and LOO error
     assert [row.bpc for row in fit.rows] == sorted(x.tolist())
@@ -62,18 +63,9 @@ def test_statistics_match_numpy(suite, area_name):
     for i, name in enumerate(names):
         row = rows[name]
         assert row.bpc == x[i] and row.score == pytest.approx(y[i], abs=1e-12)
-        assert row.predicted == pytest.approx(predicted[i], abs=1e-9)
-        assert row.residual == pytest.approx(y[i] - predicted[i], abs=1e-9)
-        assert row.loo_error == pytest.approx(loo[i], abs=1e-9)
-
-    # band of the mean prediction: s * sqrt(1/n + (x0 - mean)^2 / Sxx) * t(0.975, n-2)
-    from scipy.stats import t
-
-    x0 = np.array([x.min(), x.mean(), x.max() + 0.05])
-    half = t.ppf(0.975, n - 2) * resid_sd * np.sqrt(1 / n + (x0 - x.mean()) ** 2 / sxx)
-    low, high = fit.confidence_band(x0)
-    np.testing.assert_allclose(low, slope * x0 + intercept - half, atol=1e-9)
-    np.testing.assert_allclose(high, slope * x0 + intercept + half, atol=1e-9)
+        assert row.forms["linear"].predicted == pytest.approx(predicted[i], abs=1e-9)
+        assert row.forms["linear"].residual == pytest.approx(y[i] - predicted[i], abs=1e-9)
+        assert row.forms["linear"].loo_error == pytest.approx(loo[i], abs=1e-9)
 
 
 def test_pearson_p_value_matches_t_test(suite):

@@ -15,7 +15,10 @@ from lm_eval_compression.report import label_layout, plot
 from lm_eval_compression.report import synthetic as fx
 from lm_eval_compression.report.areas import Area
 from lm_eval_compression.report.correlate import correlate
+from lm_eval_compression.report.forms import FORMS
+from lm_eval_compression.report.predict import predict_scores
 from lm_eval_compression.report.results import load_results
+from tests.report.helpers import AREA_ARGS, NEW
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +104,30 @@ def test_layout_separates_identical_points():
 def test_overlaps_finds_overlapping_pairs():
     boxes = np.array([[0, 0, 10, 10], [5, 5, 15, 15], [20, 20, 30, 30], [10, 0, 20, 10]], dtype=float)
     assert label_layout.overlaps(boxes) == [(0, 1), (1, 3)]
+
+
+def test_panels_show_both_forms_and_the_predicted_models(suite, new_models):
+    """Each panel draws the linear and the log fit (their curves equal the fits' predictions, the legend gives
+    each form's leave-one-out RMSE and marks the lower), and each model to predict at the better form's
+    prediction with its prediction interval, labelled without overlaps."""
+    fitted = load_results(suite["root"])
+    fits = correlate(fitted, [Area.parse(a) for a in AREA_ARGS])
+    predictions = predict_scores(fits, fitted, load_results(new_models))
+    fig = plot.draw_fits(fits, predictions=predictions)
+    renderer = fig.canvas.get_renderer()
+    for ax, fit in zip(fig.axes, fits, strict=True):
+        for form in FORMS:
+            [curve] = [line for line in ax.get_lines() if line.get_label().startswith(f"{form}: ")]
+            assert f"LOO RMSE = {fit.lines[form].loo_rmse:.4f}" in curve.get_label()
+            assert ("(lower LOO error)" in curve.get_label()) == (form == fit.better_form)
+            np.testing.assert_allclose(curve.get_ydata(), fit.predict(curve.get_xdata(), form), atol=1e-12)
+        [marks] = [c for c in ax.containers if str(c.get_label()).startswith("predicted by the")]
+        mine = [p for p in predictions if p.area == fit.area]
+        best = [p.forms[fit.better_form] for p in mine]
+        np.testing.assert_allclose(marks.lines[0].get_xdata(), [p.bpc for p in mine])
+        np.testing.assert_allclose(marks.lines[0].get_ydata(), [b.predicted for b in best])
+        bars = np.array(marks.lines[2][0].get_segments())
+        np.testing.assert_allclose(bars[:, :, 1], [[b.low, b.high] for b in best], atol=1e-12)
+        texts = [t for t in ax.texts if t.get_gid() == plot.LABEL_GID]
+        assert sorted(t.get_text() for t in texts) == sorted([r.label for r in fit.rows] + list(NEW))
+        assert label_layout.overlaps(np.array([list(t.get_window_extent(renderer).extents) for t in texts])) == []
