@@ -14,7 +14,7 @@ COMMANDS = {
     ),
     "correlate": (
         "lm_eval_compression.report.correlate_command",
-        "linear fit of benchmark scores against bpc from results files",
+        "linear and log fits of benchmark scores against bpc, and predictions, from results files",
     ),
     "leaderboard": (
         "lm_eval_compression.report.leaderboard_command",
