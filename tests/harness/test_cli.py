@@ -13,7 +13,7 @@ from lm_eval_compression.engine.windows import WindowSettingsError
 from lm_eval_compression.harness import compat, runner
 from lm_eval_compression.harness import hooks as harness
 from lm_eval_compression.harness.task import CorpusError
-from tests.support.api import evaluate, load_lm, per_doc
+from tests.support.api import evaluate, load_lm, new_lm, per_doc
 from tests.support.cli import TASKS_DIR, run_lm_eval
 from tests.support.corpora import write_corpus
 
@@ -155,7 +155,7 @@ def test_non_ascii_text_counts_code_points_and_utf8_bytes(tiny_models, tmp_path)
 
 @pytest.mark.parametrize("protocol", ["document", "paper"])
 def test_use_cache_reuses_results_and_never_mixes_settings(tiny_models, corpus_dir, tmp_path, monkeypatch, protocol):
-    lm = load_lm(tiny_models["plain"])
+    lm = new_lm(tiny_models["plain"])
     cache = str(tmp_path / "cache")
     meta = {"data_dir": corpus_dir, "block_size": 32, "stride": 8, "protocol": protocol}
     first = evaluate(lm, ["compression_cc"], meta, use_cache=cache)
