@@ -1,14 +1,19 @@
-"""Fixtures of the harness tests: the one ``lm_eval`` command that the command-line tests share, and the real
-SmolLM2 runs (a few short documents in ``make test``, the whole shipped sample in ``make test-full``)."""
+"""Fixtures of the harness tests: the one ``lm_eval`` command that the command-line tests share, one pair of
+data-parallel ranks, and the real SmolLM2 runs (a few short documents in ``make test``, the whole shipped sample
+in ``make test-full``)."""
 
 import json
 import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from lm_eval_compression import demo
 from tests.support.api import evaluate
-from tests.support.cli import TASKS_DIR, run_lm_eval
+from tests.support.cli import REPO, TASKS_DIR, offline_env, run_lm_eval
 from tests.support.corpora import FRESH_ROWS, write_fresh_snapshot
 
 CLI_SETTINGS = {"block_size": 48, "stride": 16}
@@ -89,3 +94,43 @@ def real_runs(request, smollm2, short_sample):
     document = evaluate(lm, ["compression"], meta, limit=scale["document_limit"])
     paper = evaluate(lm, ["compression"], {**meta, "protocol": "paper"}, limit=scale["paper_limit"])
     return {"scale": scale, "lm": lm, "document": document, "paper": paper}
+
+
+WORKER = "tests.support.two_rank_worker"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def two_ranks(model, corpus, out, protocols, rank1_memory=None) -> list[dict]:
+    """Both ranks of ``tests.support.two_rank_worker`` over ``protocols`` (comma-separated); their reports."""
+    port = free_port()
+    env = offline_env()
+    procs = []
+    for rank in (0, 1):
+        extra = [str(rank1_memory)] if rank == 1 and rank1_memory else []
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", WORKER, str(rank), str(port), model, corpus, str(out), protocols, *extra],
+                env=env,
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log[-4000:]
+    return [json.loads(Path(out, f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
+@pytest.fixture(scope="session")
+def two_rank_reports(tiny_models, corpus_dir, tmp_path_factory):
+    """One pair of ranks, both protocols in turn. Rank 1 sees little free memory: alone it would choose
+    batch 1, rank 0 a larger one."""
+    out = tmp_path_factory.mktemp("two_ranks")
+    return two_ranks(tiny_models["bos"], corpus_dir, out, "document,paper", rank1_memory=100_000)
