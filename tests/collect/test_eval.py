@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 
-from tests.collect.fixtures import arxiv_sources, collect, python_repos, read_jsonl, web_records, write_warc
+from tests.collect.fixtures import arxiv_sources, collect, read_jsonl, web_records, write_warc
 from tests.support.cli import TASKS_DIR, run_lm_eval
 
 TASKS = ["compression_cc", "compression_python", "compression_arxiv_math"]
 
 
-def test_collected_corpora_evaluate_through_data_dir(tiny_models, tmp_path):
+def test_collected_corpora_evaluate_through_data_dir(tiny_models, repos, tmp_path):
     data = tmp_path / "fresh"
-    repos = python_repos(tmp_path / "repos")
     collect(
         "python",
         "extract",

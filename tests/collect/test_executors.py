@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from tests.collect.fixtures import collect, python_repos, read_jsonl, web_records, write_warc
+from tests.collect.fixtures import collect, read_jsonl, web_records, write_warc
 
 
 def _doc_steps(manifest: dict) -> list[dict]:
@@ -26,8 +26,7 @@ def local_ray():
     ray.shutdown()
 
 
-def test_ray_executor_output_equals_local(local_ray, tmp_path):
-    repos = python_repos(tmp_path / "repos")
+def test_ray_executor_output_equals_local(local_ray, repos, tmp_path):
     repo_list = tmp_path / "repos.json"
     repo_list.write_text(json.dumps(repos["repo_list"]))
     common = [
