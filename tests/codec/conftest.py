@@ -4,8 +4,8 @@ the same text), run once per scale and shared by the tests in ``test_compress_re
 Coding is sequential (one model step per token on each side, 0.1 to 0.3 s of CPU per batched step for
 SmolLM2-135M here), so the scale sets the cost:
 
-- ``short`` (``make test``): the first 500 characters of one short document of each corpus, in one file
-  coded three lanes side by side, at 64/32 windows (3 to 6 windows per document): about a minute.
+- ``short`` (``make test``): the first 300 characters of one short document of each corpus, in one file
+  coded three lanes side by side, at 32/16 windows (3 to 6 windows per document): under a minute.
 - ``full`` (``make test-full``, marker ``full``): the first three documents of each corpus (about 20,000
   characters), one file per corpus, at the task's default 1900/512 windows: over an hour on 2 cores.
 """
@@ -25,9 +25,9 @@ SCALES = {
     # 1 % bound cannot absorb at a few thousand bits
     "short": {
         "files": {"mixed": [(name, 2, 1) for name in CORPORA]},
-        "max_chars": 500,
-        "block_size": 64,
-        "stride": 32,
+        "max_chars": 300,
+        "block_size": 32,
+        "stride": 16,
         "slack_bits": 64,
     },
     "full": {

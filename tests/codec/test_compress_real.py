@@ -1,8 +1,8 @@
 """SmolLM2-135M compresses real text of the shipped sample corpora to within 1 % of the bpc that the
 compression task reports for the same text and settings, and decompresses it byte for byte.
 
-The round trips are the ``real_round_trips`` fixture (conftest.py): 500-character slices of one short
-document per corpus at 64/32 windows here, and with ``--full`` (``make test-full``) the first three documents
+The round trips are the ``real_round_trips`` fixture (conftest.py): 300-character slices of one short
+document per corpus at 32/16 windows here, and with ``--full`` (``make test-full``) the first three documents
 of each corpus (about 20,000 characters) at the task's default 1900/512 windows, which the README's table
 comes from (``pytest -s --full -m full tests/codec/test_compress_real.py`` prints it).
 """
