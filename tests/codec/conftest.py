@@ -5,7 +5,7 @@ Coding is sequential (one model step per token on each side, 0.1 to 0.3 s of CPU
 SmolLM2-135M here), so the scale sets the cost:
 
 - ``short`` (``make test``): the first 300 characters of one short document of each corpus, in one file
-  coded three lanes side by side, at 32/16 windows (3 to 6 windows per document): under a minute.
+  coded three lanes side by side, at 32/16 windows (4 to 6 windows per document): under a minute.
 - ``full`` (``make test-full``, marker ``full``): the first three documents of each corpus (about 20,000
   characters), one file per corpus, at the task's default 1900/512 windows: over an hour on 2 cores.
 """

@@ -65,7 +65,7 @@ def cli_run(tiny_models, corpus_dir, tmp_path_factory):
 
 
 # The real model: the first documents of the shipped sample are long (9,000 to 10,000 characters), the rest
-# short (1,000 to 1,700). make test scores two short ones per corpus at 128/96 windows (3 to 9 windows per
+# short (1,000 to 1,700). make test scores two short ones per corpus at 128/96 windows (3 to 7 windows per
 # document); make test-full the whole sample at the task defaults (1900/512).
 SHORT_DOCS = slice(2, 5)
 REAL_SCALES = {
