@@ -11,6 +11,7 @@ SmolLM2-135M here), so the scale sets the cost:
 """
 
 import json
+from dataclasses import dataclass
 
 import pytest
 import torch
@@ -20,23 +21,23 @@ from lm_eval_compression.codec import commands as compress
 from tests.support.api import evaluate
 
 CORPORA = ("cc", "python", "arxiv_math")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Per file name, its documents as (corpus, first line, lines); texts cut to ``max_chars``; the windows;
+    and the coder's closing words that a 1 % bound cannot absorb at a few thousand bits (``slack_bits``)."""
+
+    files: dict[str, tuple[tuple[str, int, int], ...]]
+    max_chars: int | None
+    block_size: int
+    stride: int
+    slack_bits: int
+
+
 SCALES = {
-    # documents: (corpus, first line, lines) per file; slack_bits: the coder's closing words, which a
-    # 1 % bound cannot absorb at a few thousand bits
-    "short": {
-        "files": {"mixed": [(name, 2, 1) for name in CORPORA]},
-        "max_chars": 300,
-        "block_size": 32,
-        "stride": 16,
-        "slack_bits": 64,
-    },
-    "full": {
-        "files": {name: [(name, 0, 3)] for name in CORPORA},
-        "max_chars": None,
-        "block_size": 1900,
-        "stride": 512,
-        "slack_bits": 0,
-    },
+    "short": Scale({"mixed": tuple((name, 2, 1) for name in CORPORA)}, 300, 32, 16, slack_bits=64),
+    "full": Scale({name: ((name, 0, 3),) for name in CORPORA}, None, 1900, 512, slack_bits=0),
 }
 
 
@@ -62,12 +63,17 @@ def real_round_trips(request, smollm2, tmp_path_factory):
     torch.set_num_threads(1)  # one token per step: a second thread mostly waits, and slows a shared machine
     trips = {}
     try:
-        settings = compress.resolve_windows(lm, scale["block_size"], scale["stride"], "auto")
-        for name, parts in scale["files"].items():
-            rows = sample_rows(parts, scale["max_chars"])
+        settings = compress.resolve_windows(lm, scale.block_size, scale.stride, "auto")
+        for name, parts in scale.files.items():
+            rows = sample_rows(parts, scale.max_chars)
             path = folder / f"{name}.jsonl"
             path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-            meta = {"data_dir": str(folder), "data_file": path.name, **{k: scale[k] for k in ("block_size", "stride")}}
+            meta = {
+                "data_dir": str(folder),
+                "data_file": path.name,
+                "block_size": scale.block_size,
+                "stride": scale.stride,
+            }
             task_bpc = evaluate(lm, ["compression_cc"], meta)["results"]["compression_cc"]["bpc,none"]
             corpus = compress.read_corpus(path)
             data, facts = compress.compress_corpus(lm, model_args, corpus, settings, lanes=4, name=path.name)

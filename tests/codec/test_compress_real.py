@@ -21,7 +21,7 @@ def test_smollm2_round_trip_is_byte_identical(real_round_trips):
 
 
 def test_smollm2_round_trip_reaches_the_task_bpc(real_round_trips):
-    slack_bits = real_round_trips["scale"]["slack_bits"]
+    slack_bits = real_round_trips["scale"].slack_bits
     tables = []
     for name, trip in real_round_trips["trips"].items():
         texts, task_bpc, facts, info = trip["texts"], trip["task_bpc"], trip["facts"], trip["info"]

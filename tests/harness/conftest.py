@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -68,9 +69,20 @@ def cli_run(tiny_models, corpus_dir, tmp_path_factory):
 # short (1,000 to 1,700). make test scores two short ones per corpus at 128/96 windows (3 to 7 windows per
 # document); make test-full the whole sample at the task defaults (1900/512).
 SHORT_DOCS = slice(2, 5)
+
+
+@dataclass(frozen=True)
+class RealScale:
+    """Window settings (task metadata; none: the defaults) and ``--limit`` of each protocol's run."""
+
+    settings: dict
+    document_limit: int | None
+    paper_limit: int
+
+
 REAL_SCALES = {
-    "short": {"settings": {"block_size": 128, "stride": 96}, "document_limit": 2, "paper_limit": 2},
-    "full": {"settings": {}, "document_limit": None, "paper_limit": 3},
+    "short": RealScale({"block_size": 128, "stride": 96}, document_limit=2, paper_limit=2),
+    "full": RealScale({}, document_limit=None, paper_limit=3),
 }
 
 
@@ -90,9 +102,9 @@ def real_runs(request, smollm2, short_sample):
     scale = REAL_SCALES[request.param]
     data = str(short_sample if request.param == "short" else demo.sample_dir())
     lm = smollm2[1]
-    meta = {"data_dir": data, **scale["settings"]}
-    document = evaluate(lm, ["compression"], meta, limit=scale["document_limit"])
-    paper = evaluate(lm, ["compression"], {**meta, "protocol": "paper"}, limit=scale["paper_limit"])
+    meta = {"data_dir": data, **scale.settings}
+    document = evaluate(lm, ["compression"], meta, limit=scale.document_limit)
+    paper = evaluate(lm, ["compression"], {**meta, "protocol": "paper"}, limit=scale.paper_limit)
     return {"scale": scale, "lm": lm, "document": document, "paper": paper}
 
 

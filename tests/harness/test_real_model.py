@@ -33,7 +33,7 @@ def test_smollm2_bpc_is_plausible_on_every_sample_corpus(real_runs):
 
 def test_smollm2_paper_protocol_runs_and_is_close_to_document(real_runs):
     # the first documents of each corpus (--limit) keep the run short
-    paper, document_results, limit = real_runs["paper"], real_runs["document"], real_runs["scale"]["paper_limit"]
+    paper, document_results, limit = real_runs["paper"], real_runs["document"], real_runs["scale"].paper_limit
     for task in TASKS:
         p, d = paper["results"][task]["bpc,none"], document_results["results"][task]["bpc,none"]
         assert math.isfinite(p) and 0.2 < p < 2.0
