@@ -29,6 +29,7 @@ def test_smollm2_bpc_is_plausible_on_every_sample_corpus(real_runs):
         assert summary["run"]["windows"] > summary["documents"]
     assert res["compression_python"]["bpc,none"] < res["compression_cc"]["bpc,none"]
     assert res["compression"]["bpc,none"] == pytest.approx(sum(res[t]["bpc,none"] for t in TASKS) / 3, rel=1e-12)
+    print("\ndocument bpc:", {t: round(res[t]["bpc,none"], 6) for t in (*TASKS, "compression")})
 
 
 def test_smollm2_paper_protocol_runs_and_is_close_to_document(real_runs):
@@ -41,3 +42,4 @@ def test_smollm2_paper_protocol_runs_and_is_close_to_document(real_runs):
         # same model, other windows and a part of the text: close but not identical
         assert p != d and abs(p - d) / d < 0.25, (task, p, d)
         assert paper["configs"][task]["compression"]["protocol"] == "paper"
+    print("\npaper bpc:", {t: round(paper["results"][t]["bpc,none"], 6) for t in (*TASKS, "compression")})
