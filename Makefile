@@ -1,5 +1,6 @@
-# The two set-up commands: `make demo` (the main job) and `make test` (the whole suite).
+# The two set-up commands: `make demo` (the main job) and `make test` (the test suite).
 # Both create .venv on first use and reuse it afterwards; `make demo` installs only what it needs.
+# `make test-full` runs the paper-scale checks that stay out of `make test` (about two hours on 2 cores).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,16 +9,20 @@ TORCH ?= torch==2.13.0
 CORE := $(VENV)/.lm-eval-compression-core
 FULL := $(VENV)/.lm-eval-compression-full
 # A second environment with the harness's next release (the newest 0.5 pre-release on the package index):
-# `make test-next` runs the end-to-end CLI, parity and install tests against it.
+# `make test-next` runs there the tests of what differs between harness versions (marker `versions`: task
+# loading, request and response shapes, group naming, install).
 NEXT_VENV ?= .venv-next
 NEXT_PY := $(NEXT_VENV)/bin/python
 LM_EVAL_NEXT ?= lm-eval[hf,api]==0.5.0.dev1
 NEXT := $(NEXT_VENV)/.lm-eval-compression-next
-NEXT_TESTS := tests/harness/test_cli.py tests/engine/test_parity.py tests/harness/test_install.py
+NEXT_TESTS := -m versions tests/harness tests/engine
+# Every run lists its slowest tests.
+DURATIONS ?= --durations=20
 
-.PHONY: env test test-next test-vllm lint demo clean-env
+.PHONY: env env-next env-vllm test test-main test-next test-vllm test-full lint demo clean-env
 
 env: $(FULL)
+env-next: $(NEXT)
 
 $(CORE): setup.cfg setup.py pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,10 +45,17 @@ $(NEXT): setup.cfg setup.py pyproject.toml Makefile
 	$(NEXT_PY) -m pip install -q -e '.[dev]'
 	@touch $(NEXT)
 
-# The whole suite on the pinned harness, then the end-to-end tests on the next one.
+# The suite on the pinned harness, then the tests marked `versions` on the next one; each stage's wall time
+# is printed (and appended to STAGE_TIMES, which .ci/run reads).
+STAGE_TIMES ?= /dev/null
 test: $(FULL) $(NEXT)
-	$(PY) -m pytest -q -ra
-	$(NEXT_PY) -m pytest -q -ra $(NEXT_TESTS)
+	@t=$$(date +%s); $(MAKE) --no-print-directory test-main; \
+		echo "main suite (lm-eval 0.4.13) $$(( $$(date +%s) - t ))" | tee -a $(STAGE_TIMES)
+	@t=$$(date +%s); $(MAKE) --no-print-directory test-next; \
+		echo "next-harness suite (lm-eval 0.5.0.dev1) $$(( $$(date +%s) - t ))" | tee -a $(STAGE_TIMES)
+
+test-main: $(FULL)
+	$(PY) -m pytest -q -ra $(DURATIONS)
 
 # Lint and formatting check (ruff, configured in pyproject.toml).
 lint: $(FULL)
@@ -51,7 +63,7 @@ lint: $(FULL)
 	$(PY) -m ruff format --check .
 
 test-next: $(NEXT)
-	$(NEXT_PY) -m pytest -q -ra $(NEXT_TESTS)
+	$(NEXT_PY) -m pytest -q -ra $(DURATIONS) $(NEXT_TESTS)
 
 demo: $(CORE)
 	@$(PY) -m lm_eval_compression demo
@@ -81,8 +93,18 @@ $(VLLM_READY): setup.cfg pyproject.toml Makefile tests/support/vllm_cpu_alias/py
 $(SMOLLM2_HF)/.converted: $(VLLM_READY) tests/support/smollm2.py
 	$(VPY) -m tests.support.smollm2 $(SMOLLM2_HF)
 
+env-vllm: $(VLLM_READY) $(SMOLLM2_HF)/.converted
+
 test-vllm: $(VLLM_READY) $(SMOLLM2_HF)/.converted
-	REQUIRE_VLLM=1 SMOLLM2_HF_DIR=$(abspath $(SMOLLM2_HF)) $(VPY) -m pytest -q -ra tests/engine/test_vllm.py
+	REQUIRE_VLLM=1 SMOLLM2_HF_DIR=$(abspath $(SMOLLM2_HF)) $(VPY) -m pytest -q -ra $(DURATIONS) tests/engine/test_vllm.py
+
+# The paper-scale checks (marker `full`): the whole shipped sample at the default settings through the real
+# model in both protocols, with --model hf and --model vllm, the 20 k-character compress/decompress round
+# trips, every install check; they print their figures (README: Tests).
+test-full: $(FULL) $(VLLM_READY) $(SMOLLM2_HF)/.converted
+	REQUIRE_REAL_MODEL=1 $(PY) -m pytest -q -ra -s $(DURATIONS) --full -m full
+	REQUIRE_REAL_MODEL=1 REQUIRE_VLLM=1 SMOLLM2_HF_DIR=$(abspath $(SMOLLM2_HF)) \
+		$(VPY) -m pytest -q -ra -s $(DURATIONS) --full -m full tests/engine/test_vllm.py
 
 clean-env:
 	rm -rf $(VENV) $(NEXT_VENV) $(VLLM_VENV)

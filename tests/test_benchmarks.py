@@ -6,9 +6,15 @@ import sys
 
 from tests.support.cli import REPO
 
+SAMPLE = REPO / "lm_eval_compression" / "data" / "sample"
+
 
 def test_benchmark_runs_and_plugin_matches_its_reference(tmp_path):
     out = tmp_path / "bench.json"
+    # the sample's short cc documents: --max-chars then takes one of about 1,100 characters (about a dozen windows)
+    (tmp_path / "corpus").mkdir()
+    lines = (SAMPLE / "cc.jsonl").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "corpus" / "cc.jsonl").write_text("".join(line + "\n" for line in lines[2:]), encoding="utf-8")
     subprocess.run(
         [
             sys.executable,
@@ -16,7 +22,7 @@ def test_benchmark_runs_and_plugin_matches_its_reference(tmp_path):
             "--model",
             "random-llama-tiny",
             "--corpus",
-            str(REPO / "lm_eval_compression" / "data" / "sample"),
+            str(tmp_path / "corpus"),
             "--max-chars",
             "1200",
             "--corpora",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.collect.fixtures import collect, python_repos, read_jsonl
+from tests.collect.fixtures import collect, read_jsonl
 from tests.collect.latex_sources import arxiv_sources
 from tests.collect.web_pages import web_records, write_warc
 from tests.support.cli import TASKS_DIR, run_lm_eval
@@ -13,9 +13,8 @@ from tests.support.cli import TASKS_DIR, run_lm_eval
 TASKS = ["compression_cc", "compression_python", "compression_arxiv_math"]
 
 
-def test_collected_corpora_evaluate_through_data_dir(tiny_models, tmp_path):
+def test_collected_corpora_evaluate_through_data_dir(tiny_models, repos, tmp_path):
     data = tmp_path / "fresh"
-    repos = python_repos(tmp_path / "repos")
     collect(
         "python",
         "extract",

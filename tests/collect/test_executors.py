@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from tests.collect.fixtures import collect, python_repos, read_jsonl
+from tests.collect.fixtures import collect, read_jsonl
 from tests.collect.web_pages import web_records, write_warc
 
 
@@ -27,8 +27,7 @@ def local_ray():
     ray.shutdown()
 
 
-def test_ray_executor_output_equals_local(local_ray, tmp_path):
-    repos = python_repos(tmp_path / "repos")
+def test_ray_executor_output_equals_local(local_ray, repos, tmp_path):
     repo_list = tmp_path / "repos.json"
     repo_list.write_text(json.dumps(repos["repo_list"]))
     common = [

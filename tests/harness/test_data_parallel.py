@@ -1,56 +1,22 @@
-"""Data parallelism: two real processes over gloo give exactly the one-process numbers."""
+"""Data parallelism: two real processes over gloo give exactly the one-process numbers (the ranks are the
+``two_rank_reports`` fixture, conftest.py)."""
 
 import ast
-import json
 import math
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.support.api import evaluate, load_lm, per_doc
-from tests.support.cli import REPO, offline_env
 
-WORKER = "tests.support.two_rank_worker"
 TASKS = ("compression_cc", "compression_python")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def two_ranks(model, corpus, out, protocol, rank1_memory=None) -> list[dict]:
-    port = free_port()
-    env = offline_env()
-    procs = []
-    for rank in (0, 1):
-        extra = [str(rank1_memory)] if rank == 1 and rank1_memory else []
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", WORKER, str(rank), str(port), model, corpus, str(out), protocol, *extra],
-                env=env,
-                cwd=REPO,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    logs = [p.communicate(timeout=600)[0] for p in procs]
-    for p, log in zip(procs, logs):
-        assert p.returncode == 0, log[-4000:]
-    return [json.loads(Path(out, f"rank{r}.json").read_text()) for r in (0, 1)]
-
-
 @pytest.mark.slow
-def test_two_ranks_equal_one_process(tiny_models, corpus_dir, tmp_path):
+def test_two_ranks_equal_one_process(tiny_models, corpus_dir, two_rank_reports):
     model = tiny_models["bos"]
-    # Rank 1 sees little free memory: alone it would choose batch 1, rank 0 a larger one; both must use 1,
-    # which also makes every window a batch of its own, as in the one-process run below (batch 1).
-    rank0, rank1 = two_ranks(model, corpus_dir, tmp_path, "document", rank1_memory=100_000)
+    # Both ranks must use batch 1, which also makes every window a batch of its own, as in the one-process
+    # run below (batch 1).
+    rank0, rank1 = (report["document"] for report in two_rank_reports)
     assert "error" not in rank0 and "error" not in rank1, (rank0.get("error"), rank1.get("error"))
     assert rank0["batch_sizes"] and rank0["batch_sizes"] == rank1["batch_sizes"] == [1] * len(rank0["batch_sizes"])
     assert min(rank0["local_batch_sizes"]) > 1 and rank1["local_batch_sizes"] == rank1["batch_sizes"]
@@ -65,9 +31,8 @@ def test_two_ranks_equal_one_process(tiny_models, corpus_dir, tmp_path):
             assert math.isclose(rank0["results"][task][metric], single["results"][task][metric], rel_tol=1e-12)
 
 
-def test_two_ranks_refuse_the_paper_protocol_before_scoring(tiny_models, corpus_dir, tmp_path, monkeypatch):
-    rank0, rank1 = two_ranks(tiny_models["plain"], corpus_dir, tmp_path, "paper")
-    for report in (rank0, rank1):
+def test_two_ranks_refuse_the_paper_protocol_before_scoring(two_rank_reports):
+    for report in (r["paper"] for r in two_rank_reports):
         assert "protocol=paper scores one token stream" in report["error"]
         assert "cannot be split across 2 data-parallel processes" in report["error"]
         assert report["batch_sizes"] == []  # no batch size was even chosen: nothing was scored

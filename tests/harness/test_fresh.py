@@ -3,20 +3,10 @@
 import json
 import math
 
-from tests.support.cli import TASKS_DIR, run_lm_eval
+from tests.support.cli import TASKS_DIR
+from tests.support.corpora import FRESH_ROWS
 
-ROWS = [
-    ("wikipedia_english", "The river rises in the hills and flows north to the sea."),
-    ("bbc_news", "Officials said the bridge would reopen next week after repairs."),
-    ("github_python", "def area(r):\n    return 3.14159 * r * r\n"),
-    ("arxiv_math", "Let $G$ be a finite group. Then every subgroup has order dividing $|G|$."),
-    ("ao3_english", "She closed the door and the story ended."),
-    ("github_cpp", "int main() { return 0; }"),
-    ("wikipedia_english", "A lighthouse stands at the end of the pier."),
-    ("github_python", "import os\nprint(os.getcwd())\n"),
-    ("bbc_news", ""),
-    ("arxiv_math", "Theorem 2. Every bounded monotone sequence of reals converges."),
-]
+ROWS = FRESH_ROWS
 EXPECTED = {
     "compression_fresh_cc": {"wikipedia_english", "bbc_news"},
     "compression_fresh_python": {"github_python"},
@@ -24,32 +14,11 @@ EXPECTED = {
 }
 
 
-def test_fresh_group_selects_exactly_its_categories(tiny_models, tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    with open(data / "UncheatableEval-2026-07.jsonl", "w") as f:
-        for cat, text in ROWS:
-            f.write(json.dumps({"content": text, "category": cat}) + "\n")
-    results, _ = run_lm_eval(
-        [
-            "--model",
-            "hf",
-            "--model_args",
-            f"pretrained={tiny_models['plain']},dtype=float32",
-            "--tasks",
-            "compression_fresh",
-            "--include_path",
-            str(TASKS_DIR),
-            "--device",
-            "cpu",
-            "--log_samples",
-            "--metadata",
-            json.dumps({"data_dir": str(data), "block_size": 32, "stride": 8}),
-        ],
-        cwd=tmp_path,
-    )
+def test_fresh_group_selects_exactly_its_categories(cli_run):
+    """The shared ``lm_eval`` run (conftest.py) scores the group from a snapshot file holding ``ROWS``."""
+    results = cli_run["results"]
     for task, cats in EXPECTED.items():
-        samples = next((tmp_path / "out").rglob(f"samples_{task}_*.jsonl")).read_text().splitlines()
+        samples = next(cli_run["out"].rglob(f"samples_{task}_*.jsonl")).read_text().splitlines()
         seen = sorted(json.loads(s)["doc"]["content"] for s in samples)
         assert seen == sorted(t for c, t in ROWS if c in cats and t)
         r = results["results"][task]

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -79,10 +80,28 @@ def listed_rows(table: str) -> dict[str, str]:
     return rows
 
 
-def check_tasks_found(python: Path, cwd: Path, tiny_model: str, corpus: str, variants: bool) -> None:
-    """The CLI evaluates compression_cc and lists the tasks without --include_path. With ``variants``, also:
-    the flag to the same folder lists them once, with no duplicate-task warning (the harness logs
-    "Task ... overrides existing task ..." for a folder indexed twice), and the switch turns discovery off."""
+@dataclass(frozen=True)
+class Checks:
+    """What ``check_tasks_found`` runs in an installed environment: ``lm_eval run`` on compression_cc (with
+    ``--include_path`` to the installed tasks folder or without), ``lm_eval ls tasks`` once per entry of
+    ``listings`` (True: with that ``--include_path``), and the switch that turns discovery off."""
+
+    run_include_path: bool
+    listings: tuple[bool, ...]
+    off_switch: bool
+
+
+# make test runs each check once over the two installs; make test-full (--full) runs every check on both.
+WHEEL = {"short": Checks(True, (False,), True), "full": Checks(False, (False, True), True)}
+EDITABLE = {"short": Checks(False, (), False), "full": Checks(False, (False,), False)}
+SCALES = ["short", pytest.param("full", marks=pytest.mark.full)]
+
+
+def check_tasks_found(python: Path, cwd: Path, tiny_model: str, corpus: str, checks: Checks) -> None:
+    """The CLI evaluates compression_cc and lists the tasks, found without --include_path; the flag to the same
+    folder gives no duplicate-task warning (the harness logs "Task ... overrides existing task ..." for a
+    folder indexed twice) and lists them once; the switch turns discovery off."""
+    folder = installed_location(python, cwd)[1]
     out = cwd / "out"
     shutil.rmtree(out, ignore_errors=True)
     proc = run(
@@ -105,23 +124,26 @@ def check_tasks_found(python: Path, cwd: Path, tiny_model: str, corpus: str, var
             "2",
             "--output_path",
             str(out),
+            *(["--include_path", folder] if checks.run_include_path else []),
         ],
         cwd,
     )
     assert proc.returncode == 0, proc.stderr[-6000:]
+    assert OVERRIDE_WARNING not in proc.stderr + proc.stdout
     results = json.loads(next(out.rglob("results_*.json")).read_text())
     bpc = results["results"]["compression_cc"]["bpc,none"]
     assert isinstance(bpc, float) and bpc > 0
 
-    folder = installed_location(python, cwd)[1]
-    for extra in ([], ["--include_path", folder]) if variants else ([],):
-        listed = run(python, ["-m", "lm_eval", "ls", "tasks", *extra], cwd)
+    for include_path in checks.listings:
+        listed = run(
+            python, ["-m", "lm_eval", "ls", "tasks", *(["--include_path", folder] if include_path else [])], cwd
+        )
         assert listed.returncode == 0, listed.stderr[-4000:]
         rows = listed_rows(listed.stdout)
         for name in ("compression", "compression_cc", "compression_fresh", "compression_fresh_python"):
             assert rows.get(name) == str(Path(folder, f"{name}.yaml")), (name, rows.get(name))
         assert OVERRIDE_WARNING not in listed.stderr + listed.stdout
-    if variants:
+    if checks.off_switch:
         code = (
             "from lm_eval.tasks import TaskManager; tm = TaskManager(); "
             "print('compression_cc' in tm.all_tasks, 'wikitext' in tm.all_tasks)"
@@ -131,7 +153,9 @@ def check_tasks_found(python: Path, cwd: Path, tiny_model: str, corpus: str, var
 
 
 @pytest.mark.slow
-def test_wheel_and_editable_installs_find_the_tasks(tiny_models, corpus_dir, tmp_path):
+@pytest.mark.versions
+@pytest.mark.parametrize("scale", SCALES)
+def test_wheel_install_finds_the_tasks(tiny_models, corpus_dir, tmp_path, scale):
     project = copy_project(tmp_path / "project")
     wheels = tmp_path / "wheels"
     pip(sys.executable, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(project))
@@ -145,17 +169,26 @@ def test_wheel_and_editable_installs_find_the_tasks(tiny_models, corpus_dir, tmp
     assert (site / "lm_eval_compression.pth").is_file()
     module, folder = installed_location(python, tmp_path)
     assert Path(module).is_relative_to(site) and Path(folder).is_relative_to(site)
-    check_tasks_found(python, tmp_path, tiny_models["plain"], corpus_dir, variants=True)
+    check_tasks_found(python, tmp_path, tiny_models["plain"], corpus_dir, WHEEL[scale])
 
     pip(python, "uninstall", "-y", "lm-eval-compression")
     assert not (site / "lm_eval_compression.pth").exists()
     assert not (site / "lm_eval_compression").exists()
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", SCALES)
+def test_editable_install_finds_the_tasks(tiny_models, corpus_dir, tmp_path, scale):
+    project = copy_project(tmp_path / "project")
+    python = overlay_venv(tmp_path / "venv")
+    site = Path(
+        run(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).stdout.strip()
+    )
     pip(python, "install", "--no-deps", "--ignore-installed", "--no-build-isolation", "-e", str(project))
     assert (site / "lm_eval_compression.pth").is_file()
     module, folder = installed_location(python, tmp_path)
     assert Path(module).is_relative_to(project) and Path(folder) == project / "tasks"
-    check_tasks_found(python, tmp_path, tiny_models["plain"], corpus_dir, variants=False)
+    check_tasks_found(python, tmp_path, tiny_models["plain"], corpus_dir, EDITABLE[scale])
 
     pip(python, "uninstall", "-y", "lm-eval-compression")
     assert not (site / "lm_eval_compression.pth").exists()

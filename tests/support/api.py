@@ -7,14 +7,19 @@ import functools
 from tests.support.cli import TASKS_DIR
 
 
-@functools.lru_cache(maxsize=4)
-def load_lm(path: str, batch_size="1", max_length=None):
+def new_lm(path: str, batch_size="1", max_length=None):
+    """The harness's HF wrapper on a local model, float32 on the CPU. A run with ``use_cache`` leaves the
+    wrapper bound to its cache file (the harness sets a cache hook on it), so such runs take a new one."""
     from lm_eval.models.huggingface import HFLM
 
     kwargs = {"pretrained": path, "dtype": "float32", "device": "cpu", "batch_size": batch_size}
     if max_length:
         kwargs["max_length"] = max_length
     return HFLM(**kwargs)
+
+
+# One wrapper per model and settings, shared by the tests that never pass use_cache.
+load_lm = functools.lru_cache(maxsize=4)(new_lm)
 
 
 def evaluate(lm, tasks, metadata: dict, **kwargs) -> dict:

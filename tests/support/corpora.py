@@ -1,4 +1,5 @@
-"""Local corpora in the dataset's schema (``content``, ``subset``, ``meta``), and the text the tiny tokenizers learn."""
+"""Local corpora in the dataset's schema (``content``, ``subset``, ``meta``) and in the Uncheatable Eval snapshot's
+(``content``, ``category``), and the text the tiny tokenizers learn."""
 
 from __future__ import annotations
 
@@ -43,3 +44,27 @@ def default_corpora(seed: int = 1) -> dict[str, list[str]]:
         "python": sample_docs(seed + 1, 5, 150),
         "arxiv_math": sample_docs(seed + 2, 4, 200),
     }
+
+
+# A miniature Uncheatable Eval snapshot: (category, text) rows, one of them empty.
+FRESH_ROWS = [
+    ("wikipedia_english", "The river rises in the hills and flows north to the sea."),
+    ("bbc_news", "Officials said the bridge would reopen next week after repairs."),
+    ("github_python", "def area(r):\n    return 3.14159 * r * r\n"),
+    ("arxiv_math", "Let $G$ be a finite group. Then every subgroup has order dividing $|G|$."),
+    ("ao3_english", "She closed the door and the story ended."),
+    ("github_cpp", "int main() { return 0; }"),
+    ("wikipedia_english", "A lighthouse stands at the end of the pier."),
+    ("github_python", "import os\nprint(os.getcwd())\n"),
+    ("bbc_news", ""),
+    ("arxiv_math", "Theorem 2. Every bounded monotone sequence of reals converges."),
+]
+
+
+def write_fresh_snapshot(folder, rows) -> Path:
+    """Write ``rows`` as ``UncheatableEval-2026-07.jsonl`` in ``folder`` (the fresh tasks' default file)."""
+    path = Path(folder) / "UncheatableEval-2026-07.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for category, text in rows:
+            f.write(json.dumps({"content": text, "category": category}) + "\n")
+    return path
