@@ -5,15 +5,18 @@ database as they finish, so a rerun sends only the unfinished ones.  ``paper``
 protocol: its one stream cannot be split, so the running per-document sums and
 the finished windows are saved beside that database, under a key made of the
 stream (corpus and window settings) and the model; a rerun with the same key
-continues from them, any other key starts afresh.
+continues from them, any other key starts afresh.  A damaged checkpoint is
+ignored and a failed write skipped, each with one warning: saving progress
+never stops a run.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
+import sqlite3
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +27,8 @@ from .scoring import Checkpoint
 log = logging.getLogger(__name__)
 
 INTERVAL_ENV = "LM_EVAL_COMPRESSION_CHECKPOINT_SECONDS"
+_unwritable: set[str] = set()  # cache databases whose failed write was reported already
 DEFAULT_INTERVAL = 60.0
-# Values of each weight tensor that go into the model's identity: cheap even for 70 B parameters.
-WEIGHT_SAMPLE = 256
 
 
 def checkpoint_interval() -> float:
@@ -50,7 +52,8 @@ def cache_file(lm) -> str | None:
 
 
 def write_cached(lm, entries: list[tuple[tuple, dict]]) -> None:
-    """Put finished ``(request args, response)`` pairs in the harness's cache, one commit for all."""
+    """Put finished ``(request args, response)`` pairs in the harness's cache, one commit for all. A database
+    that cannot be written (disk full, read-only) is reported once and the run goes on without it."""
     hook = getattr(lm, "cache_hook", None)
     dbdict = getattr(hook, "dbdict", None)
     if dbdict is None or not entries:
@@ -59,39 +62,22 @@ def write_cached(lm, entries: list[tuple[tuple, dict]]) -> None:
         from lm_eval.api.model import hash_args
     except ImportError:
         hash_args = None
-    if hash_args is not None and hasattr(dbdict, "update"):
-        dbdict.update({hash_args("loglikelihood_rolling", args): dict(resp) for args, resp in entries})
-    else:
-        for args, resp in entries:
-            hook.add_partial("loglikelihood_rolling", args, dict(resp))
-
-
-def loaded_model_identity(lm) -> str:
-    """A hash of the model's name, configuration, dtype, tokenizer and a sample of every weight tensor."""
-    import torch
-
-    model = lm.model
-    digest = hashlib.sha256()
-    config = getattr(model, "config", None)
-    digest.update(
-        json.dumps(
-            {
-                "name": getattr(config, "_name_or_path", None),
-                "config": config.to_json_string(use_diff=False) if config is not None else None,
-                "dtype": str(getattr(model, "dtype", None)),
-                "tokenizer": getattr(lm.tokenizer, "name_or_path", None),
-                "vocab": len(lm.tokenizer),
-            },
-            sort_keys=True,
-            default=str,
-        ).encode()
-    )
-    with torch.no_grad():
-        for name, param in model.state_dict().items():
-            digest.update(name.encode())
-            sample = param.reshape(-1)[:WEIGHT_SAMPLE].detach().to("cpu", torch.float64).numpy()
-            digest.update(sample.tobytes())
-    return digest.hexdigest()
+    try:
+        if hash_args is not None and hasattr(dbdict, "update"):
+            dbdict.update({hash_args("loglikelihood_rolling", args): dict(resp) for args, resp in entries})
+        else:
+            for args, resp in entries:
+                hook.add_partial("loglikelihood_rolling", args, dict(resp))
+    except (OSError, sqlite3.Error) as error:
+        name = getattr(dbdict, "filename", "the --use_cache database")
+        if name not in _unwritable:
+            _unwritable.add(name)
+            log.warning(
+                "compression: could not save finished documents in %s (%s); the run goes on, and a rerun scores "
+                "them again",
+                name,
+                error,
+            )
 
 
 class FinishedDocuments:
@@ -110,23 +96,44 @@ class FinishedDocuments:
         return new
 
 
+def read_checkpoint(path: Path) -> tuple[str, np.ndarray, np.ndarray]:
+    """``(key, totals, done)`` of a checkpoint file; ``ValueError`` (or the reader's own error) when damaged."""
+    with zipfile.ZipFile(path) as archive:
+        bad = archive.testzip()  # every member's CRC, before numpy parses a possibly damaged array header
+    if bad is not None:
+        raise ValueError(f"bad CRC in {bad}")
+    with np.load(path, allow_pickle=False) as data:
+        key, totals, done = str(data["key"]), data["totals"], data["done"]
+    if totals.dtype != np.float64 or done.dtype != np.bool_ or totals.ndim != 1 or done.ndim != 1:
+        raise ValueError("unexpected array types")
+    if not np.isfinite(totals).all():
+        raise ValueError("non-finite totals")
+    return key, totals, done
+
+
 class StreamCheckpoints:
-    """Saved progress of one ``paper`` stream, in ``<cache>.compression-<key>.npz``."""
+    """Saved progress of one ``paper`` stream, in ``<cache>.compression-<key>.npz``. A damaged file is ignored
+    and a failed write skipped, each with one warning: a checkpoint never stops a run."""
 
     def __init__(self, cache: str, stream: str, model: str, n_jobs: int, n_requests: int):
         self.key = hashlib.sha256(f"{stream}:{model}".encode()).hexdigest()
         self.path = Path(f"{cache}.compression-{self.key[:24]}.npz")
         self.shape = (n_jobs, n_requests)
+        self.write_failed = False
 
     def load(self) -> Checkpoint | None:
         """The saved progress, if it belongs to this stream and model; else ``None``."""
         if not self.path.is_file():
             return None
         try:
-            with np.load(self.path, allow_pickle=False) as data:
-                key, totals, done = str(data["key"]), data["totals"], data["done"]
-        except (OSError, ValueError, KeyError) as error:
-            log.warning("compression: ignoring unreadable checkpoint %s (%s)", self.path, error)
+            key, totals, done = read_checkpoint(self.path)
+        except Exception as error:  # any damage (empty, truncated, bad CRC, odd arrays): score the stream afresh
+            log.warning(
+                "compression: ignoring damaged checkpoint %s (%s: %s); scoring its stream afresh",
+                self.path,
+                type(error).__name__,
+                error,
+            )
             return None
         if key != self.key or (len(done), len(totals)) != self.shape:
             log.warning("compression: ignoring checkpoint %s: it belongs to another stream or model", self.path)
@@ -135,10 +142,22 @@ class StreamCheckpoints:
         return Checkpoint(totals, done)
 
     def save(self, checkpoint: Checkpoint) -> None:
-        """Write atomically: a run killed while writing leaves the previous checkpoint."""
+        """Write atomically: a run killed while writing leaves the previous checkpoint. A write that fails (disk
+        full) leaves the previous checkpoint too, is reported once, and the run goes on."""
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, key=np.array(self.key), totals=checkpoint.totals, done=checkpoint.done)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, key=np.array(self.key), totals=checkpoint.totals, done=checkpoint.done)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            if not self.write_failed:
+                self.write_failed = True
+                log.warning(
+                    "compression: could not write checkpoint %s (%s); the run goes on, saving again at the next "
+                    "checkpoint",
+                    self.path,
+                    error,
+                )

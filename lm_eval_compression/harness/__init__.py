@@ -4,7 +4,8 @@ Modules (:mod:`.discovery` is imported at every Python start-up by ``lm_eval_com
 package imports nothing at load time)::
 
     task       CompressionTask: reads the corpus, checks the settings, builds one request per document
-    requests   the request format: stock rolling arguments plus the window settings (the cache key)
+    requests   the request format: stock rolling arguments plus the window settings and model (the cache key)
+    identity   the identity of the model behind an hf or vllm wrapper: cache key and checkpoint key
     hooks      install(): route compression requests of the hf/vllm wrappers to the runner, bpc stderr
     runner     one task's requests -> plan -> HF or vLLM scorer -> per-document responses
     metrics    bpc and bpb as ratios of corpus totals, with delta-method standard errors

@@ -2,8 +2,9 @@
 
 :func:`install` wraps the wrappers' ``loglikelihood_rolling`` so that compression requests
 (:mod:`.requests`) are scored here, on the wrapper's own model, device and batch size, while every other
-request goes down the untouched stock path; it gives ``bpc`` its standard error and refuses model types
-that cannot score compression tasks before any request runs.
+request goes down the untouched stock path; it gives ``bpc`` its standard error, refuses model types
+that cannot score compression tasks before any request runs, and, with ``--use_cache``, hands each compression
+task the identity of the model (:mod:`.identity`) before it builds its requests, so that the cache keys include it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import functools
 import sys
 
+from ..engine import resume
 from ..engine.planning import CompressionRequestError
-from . import compat, metrics
+from . import compat, identity, metrics
 from .requests import CompressionRequest, is_compression_request
 from .runner import score_requests
 
@@ -38,15 +40,30 @@ def scores_compression(lm) -> bool:
     return getattr(getattr(type(lm), "loglikelihood_rolling", None), "_lm_eval_compression", False)
 
 
-def compression_tasks(task_dict) -> list[str]:
-    """Names of the compression tasks in the harness's (nested) task dict."""
+def compression_task_objects(task_dict) -> list:
+    """The compression tasks in the harness's (nested) task dict."""
     found = []
     for value in task_dict.values():
         if isinstance(value, dict):
-            found += compression_tasks(value)
+            found += compression_task_objects(value)
         elif getattr(value, "is_compression_task", False):
-            found.append(value.config.task)
+            found.append(value)
     return found
+
+
+def compression_tasks(task_dict) -> list[str]:
+    """Names of the compression tasks in the harness's (nested) task dict."""
+    return [task.config.task for task in compression_task_objects(task_dict)]
+
+
+def give_model_identity(lm, task_dict) -> None:
+    """With ``--use_cache``, tell each compression task which model scores it (computed once per evaluation);
+    the task puts it in its requests' arguments, which the cache key hashes."""
+    inner = getattr(lm, "lm", lm)  # under --use_cache the harness wraps the model in a CachingLM
+    tasks = compression_task_objects(task_dict)
+    model = identity.model_identity(inner) if tasks and resume.cache_file(inner) else None
+    for task in tasks:
+        task.model_identity = model
 
 
 def check_model_type(lm, task_dict) -> None:
@@ -98,6 +115,7 @@ def _wrap_evaluate(original):
     def evaluate(lm, task_dict, *args, **kwargs):
         install()  # the model exists now: hook its wrapper if its module was loaded after the tasks'
         check_model_type(lm, task_dict)
+        give_model_identity(lm, task_dict)
         return original(lm, task_dict, *args, **kwargs)
 
     evaluate._lm_eval_compression = True

@@ -2,8 +2,9 @@
 
 A compression task appends a settings dict marked with :data:`REQUEST_KEY` to the stock arguments of the
 installed harness release (the layouts are in :mod:`.compat`); the scorer reads it back as a
-:class:`RequestSettings`.  Because the settings are part of the request arguments, ``--use_cache`` keys
-include them.
+:class:`RequestSettings`.  Because the settings, including the identity of the model that scores them
+(:mod:`.identity`), are part of the request arguments, ``--use_cache`` keys include them: a cache shared by two
+models, dtypes or autocast settings never serves one the other's result.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class RequestSettings:
     windows_in_flight: int | None = None  # --model vllm: windows per call to the engine
     stream: str | None = None  # paper protocol: fingerprint of the task's token stream
     count: int | None = None  # paper protocol: documents in the stream
+    model: str | None = None  # identity of the model that scores the requests (harness.identity)
 
     def to_args(self, position: int | None = None) -> dict:
         """The dict appended to a request's arguments (``position``: the document's place in the stream)."""
@@ -37,13 +39,15 @@ class RequestSettings:
             args["windows_in_flight"] = self.windows_in_flight
         if self.stream is not None:
             args.update(stream=self.stream, count=self.count, position=position)
+        if self.model is not None:
+            args["model"] = self.model
         return args
 
     @classmethod
     def from_args(cls, args: dict) -> tuple[RequestSettings, int | None]:
         """The settings and the stream position of a request's appended dict."""
         windows = WindowSettings.parse(args, where="compression request")
-        settings = cls(windows, args.get("windows_in_flight"), args.get("stream"), args.get("count"))
+        settings = cls(windows, args.get("windows_in_flight"), args.get("stream"), args.get("count"), args.get("model"))
         return settings, args.get("position")
 
 

@@ -17,6 +17,7 @@ from ..engine import resume, vllm_scoring
 from ..engine.planning import CompressionRequestError, ScoringPlan, encode, plan_documents, plan_stream
 from ..engine.scoring import BatchPolicy, Checkpoint, Checkpointing, NonFiniteScore, WindowScorer
 from ..engine.settings import WindowSettings
+from . import identity
 from .requests import CompressionRequest, RequestSettings, shared_settings
 from .responses import ScoredDocument, nonfinite_message, responses_for
 from .wrapper import check_model, detect_batch_size, windows_for
@@ -80,8 +81,8 @@ def checkpointing(lm, requests, plan: ScoringPlan, settings: RequestSettings, wi
         return Checkpointing(), None
     interval = resume.checkpoint_interval()
     if windows.protocol == "paper":
-        identity = resume.loaded_model_identity(lm)
-        store = resume.StreamCheckpoints(cache, settings.stream, identity, len(plan.jobs), len(requests))
+        model = settings.model or identity.model_identity(lm)
+        store = resume.StreamCheckpoints(cache, settings.stream, model, len(plan.jobs), len(requests))
         return Checkpointing(store.load(), store.save, interval), store.save
     finished_docs = resume.FinishedDocuments(plan, len(requests))
 

@@ -57,6 +57,7 @@ class CompressionTask(compat.rolling_task_base()):
         self.corpus_facts: CorpusFacts | None = None
         self.request_settings: RequestSettings | None = None
         self.model_windows: WindowSettings | None = None  # the settings as the model applied them
+        self.model_identity: str | None = None  # set by the hooks before requests are built (cache key)
         self.scoring_runs: list[dict] = []
         self.data_file = None
         super().__init__(config=config, **kwargs)
@@ -136,16 +137,16 @@ class CompressionTask(compat.rolling_task_base()):
         super().build_all_requests(limit=limit, samples=samples, rank=rank, world_size=world_size, **kwargs)
 
     def _request_settings(self, world_size: int) -> RequestSettings:
-        windows, facts = self.settings.windows, self.corpus_facts
+        windows, facts, model = self.settings.windows, self.corpus_facts, self.model_identity
         if windows.protocol != "paper":
-            return RequestSettings(windows, self.settings.windows_in_flight)
+            return RequestSettings(windows, self.settings.windows_in_flight, model=model)
         if world_size > 1:
             raise WindowSettingsError(
                 f"task {self.config.task}: protocol=paper scores one token stream over all documents and "
                 f"cannot be split across {world_size} data-parallel processes; use one process or protocol=document"
             )
         stream = stream_fingerprint(facts.corpus_sha256, windows)
-        return RequestSettings(windows, self.settings.windows_in_flight, stream, facts.documents)
+        return RequestSettings(windows, self.settings.windows_in_flight, stream, facts.documents, model)
 
     def construct_requests(self, doc, ctx, **kwargs):
         kwargs.pop("apply_chat_template", None)

@@ -266,3 +266,26 @@ def test_vllm_bpc_equals_hf_for_every_corpus(smollm2_folder, short_documents, pr
         assert vs["run"]["batch_size"] == in_flight
         assert vs["run"]["batches"] == math.ceil(vs["run"]["windows"] / in_flight)
     print(figures(protocol, hf, vl))
+
+
+@pytest.mark.slow
+@pytest.mark.real_model
+def test_a_shared_use_cache_gives_each_vllm_engine_its_own_bpc(smollm2_folder, short_documents, tmp_path):
+    """float32 and bfloat16 engines of one model through one --use_cache file: the bfloat16 run after the float32
+    one reports its own bpc (that of a run with an empty cache), not the float32 engine's cached result."""
+    meta = json.dumps({"data_dir": str(short_documents), "block_size": 128, "stride": 64})
+
+    def bpc(dtype, cache, name):
+        args = f"pretrained={smollm2_folder},dtype={dtype},enforce_eager=True,max_model_len=512"
+        cmd = ["--model", "vllm", "--model_args", args, "--tasks", "compression_cc", "--metadata", meta]
+        cmd += ["--limit", "3", "--use_cache", str(cache)]
+        results, _ = run_lm_eval(cmd, cwd=tmp_path / name, env_extra=VLLM_ENV)
+        return results["results"]["compression_cc"]["bpc,none"]
+
+    own = bpc("bfloat16", tmp_path / "alone", "alone")
+    shared = tmp_path / "shared"
+    first = bpc("float32", shared, "float32")
+    second = bpc("bfloat16", shared, "bfloat16")
+    print(f"\nvllm bpc: bfloat16 alone {own!r}; shared cache: float32 {first!r}, bfloat16 {second!r}")
+    assert first != own
+    assert math.isclose(second, own, rel_tol=1e-12, abs_tol=0)
