@@ -2,7 +2,9 @@
 
 Modules::
 
-    coding    the window schedule both sides run, and range coding of every token's distribution
-    archive   the compressed file: a compact binary header, then the coder's words
-    commands  the two commands: read the corpus, load the model through the harness, report vs bpc
+    coding       the window schedule both sides run, range coding of every token's distribution, the probe
+    archive      the compressed file: a checksummed binary header (a typed ``Header``), then the coder's words
+    model_files  which model a file needs: the hash of its weight and tokenizer files
+    report       the report: file size vs the task's bpc, gzip, xz and zstd
+    commands     the two commands: read the corpus, load the model through the harness, check, code
 """

@@ -1,103 +1,101 @@
-"""The compressed file: a compact binary header that says what decoding needs, then the range coder's words.
+"""The compressed file: a small binary header that says what decoding needs, then the range coder's words.
 
-Layout: the magic ``LMZ`` and a format byte; the model identity (8 bytes: the
-start of a SHA-256 over the model's weight, config and tokenizer files) and a
-2-byte check of the loaded model's dtype, prefix token and vocabulary size; the
-settings and counts as unsigned LEB128 integers (block_size, stride, window_bos
-setting and its resolution, lanes, CPU threads, corpus kind, documents, total
-characters, then each document's token count); the text field name for JSON
-lines other than ``content``; the first 8 bytes of the corpus SHA-256
-(:func:`..engine.corpus.corpus_sha256`); then the payload (uint32 words, little
-endian) to the end of the file.  The header is kept small because it is part of
-the achieved bits per character: about 40 bytes for a few documents.
+Layout (format 2)::
+
+    LMZ, format byte                      4 bytes
+    CRC-32 of everything that follows     4 bytes (little endian)
+    model identity, loaded-model check    8 + 2 bytes (see model_files)
+    block_size, stride, window_bos setting and resolution, lanes, CPU threads, kind, documents,
+    characters, payload words, then each document's token count     unsigned LEB128 integers
+    text field name (JSON lines whose field is not "content")        length + UTF-8
+    device, torch, transformers, CPU instruction set of the writer   length + UTF-8 each
+    probe fingerprint, corpus SHA-256 start                          4 + 8 bytes
+    payload                               the coder's uint32 words, little endian, to the end
+
+Every count is checked against what the rest of the file implies before anything is allocated or decoded
+(:func:`unpack`), and any damaged byte fails the checksum, so a damaged file is an error, never a partial
+result.  The header is part of the achieved bits per character: about 70 bytes for a few documents.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
+import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
 MAGIC = b"LMZ"
-FORMAT = 1
-# Files of a model folder that decide its predictions: weights, config and tokenizer.
-MODEL_FILE_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
-MODEL_FILE_NAMES = (
-    "config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "tokenizer.model",
-    "vocab.json",
-    "merges.txt",
-    "vocab.txt",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "spiece.model",
-)
+FORMAT = 2
 BOS_SETTINGS = ("auto", True, False)
 KINDS = ("text", "jsonl")
+MAX_LANES = 1024
+MAX_THREADS = 4096
+MAX_BLOCK = 1 << 24
+MAX_NAME = 256  # bytes of the text field name and of each machine string
 
 
 class ArchiveError(ValueError):
     """A compressed file is unreadable or does not match the decoder; the message says which and why."""
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class Machine:
+    """What a file's arithmetic depends on besides the model: the writer's threads, device and versions."""
 
+    threads: int
+    device: str
+    torch: str
+    transformers: str
+    cpu: str  # the CPU instruction set torch dispatches to (torch.backends.cpu.get_cpu_capability())
 
-def _model_folder(pretrained: str, revision: str | None) -> Path:
-    folder = Path(pretrained).expanduser()
-    if folder.is_dir():
-        return folder
-    try:
-        from huggingface_hub import snapshot_download
+    @classmethod
+    def here(cls, device) -> Machine:
+        import torch
+        import transformers
 
-        return Path(snapshot_download(pretrained, revision=revision, local_files_only=True))
-    except Exception as e:  # noqa: BLE001 - any failure means the files are not here
-        raise ArchiveError(f"cannot find the files of model {pretrained!r} to identify it: {e}") from None
-
-
-def model_files(model_args: dict) -> list[Path]:
-    """The files that identify the model of these ``hf`` model arguments (GGUF: the GGUF file itself)."""
-    if "pretrained" not in model_args:
-        raise ArchiveError("model_args need pretrained=<model folder or name>")
-    folder = _model_folder(str(model_args["pretrained"]), model_args.get("revision"))
-    if model_args.get("gguf_file"):
-        path = folder / str(model_args["gguf_file"])
-        if not path.is_file():
-            raise ArchiveError(f"gguf_file {path} does not exist")
-        files = [path]
-    else:
-        files = sorted(
-            p
-            for p in folder.iterdir()
-            if p.is_file() and (p.suffix in MODEL_FILE_SUFFIXES or p.name in MODEL_FILE_NAMES)
+        return cls(
+            torch.get_num_threads(),
+            str(torch.device(device).type),
+            torch.__version__,
+            transformers.__version__,
+            torch.backends.cpu.get_cpu_capability(),
         )
-        if not any(p.suffix in MODEL_FILE_SUFFIXES for p in files):
-            raise ArchiveError(f"no weight files (*.safetensors, *.bin) in model folder {folder}")
-    if model_args.get("tokenizer"):
-        tok_folder = Path(str(model_args["tokenizer"])).expanduser()
-        if tok_folder.is_dir():
-            files += sorted(p for p in tok_folder.iterdir() if p.is_file() and p.name in MODEL_FILE_NAMES)
-    return files
+
+    def differences(self, other: Machine) -> list[str]:
+        """``name: this vs other`` for every fact that differs."""
+        names = {"threads": "CPU threads", "device": "device", "torch": "torch", "transformers": "transformers"}
+        names["cpu"] = "CPU instruction set"
+        return [
+            f"{label} {getattr(self, key)} vs {getattr(other, key)}"
+            for key, label in names.items()
+            if getattr(self, key) != getattr(other, key)
+        ]
 
 
-def model_files_identity(model_args: dict) -> str:
-    """SHA-256 over the identifying files' names and contents (hex)."""
-    hashes = sorted((p.name, file_sha256(p)) for p in model_files(model_args))
-    return hashlib.sha256(json.dumps(hashes).encode()).hexdigest()
+@dataclass(frozen=True)
+class Header:
+    """Everything decoding needs besides the model and the payload."""
 
+    model_sha256: str  # 16 hex digits: the start of model_files.model_files_identity
+    loaded_check: str  # 4 hex digits: model_files.loaded_check
+    block_size: int
+    stride: int
+    window_bos_setting: str | bool
+    window_bos: bool
+    lanes: int
+    machine: Machine
+    probe: str  # 8 hex digits: coding.WindowStepper.probe on the writer's machine
+    kind: str  # "text" or "jsonl"
+    text_field: str | None
+    tokens: tuple[int, ...]
+    chars: int
+    corpus_sha256: str  # 16 hex digits: the start of engine.corpus.corpus_sha256
+    payload_words: int
 
-def loaded_check(dtype: str, prefix_token_id: int, vocab_size: int) -> str:
-    """Short check of what the loaded model adds to its files: dtype, prefix token, vocabulary size (hex)."""
-    return hashlib.sha256(f"{dtype}|{prefix_token_id}|{vocab_size}".encode()).hexdigest()[:4]
+    @property
+    def header_bytes(self) -> int:
+        """Bytes before the payload: magic, format, checksum and the fields."""
+        return 8 + len(_encode(self))
 
 
 def _varints(values) -> bytes:
@@ -114,107 +112,151 @@ def _varints(values) -> bytes:
     return bytes(out)
 
 
-def _read_varint(data: bytes, pos: int, where: str) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data):
-            raise ArchiveError(f"{where} is truncated inside its header")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
+def _string(text: str) -> bytes:
+    data = text.encode("utf-8")
+    if len(data) > MAX_NAME:
+        raise ValueError(f"{text[:40]!r}… is longer than {MAX_NAME} bytes")
+    return _varints([len(data)]) + data
 
 
-def pack(header: dict, words: np.ndarray) -> bytes:
-    """The file for ``header`` (see :func:`unpack` for its keys) and the payload ``words``."""
-    field = header["text_field"] if header["kind"] == "jsonl" else None
-    kind = 0 if header["kind"] == "text" else (1 if field == "content" else 2)
-    head = bytearray(MAGIC + bytes([FORMAT]))
-    head += bytes.fromhex(header["model_sha256"][:16]) + bytes.fromhex(header["loaded_check"])
-    head += _varints(
-        [
-            header["block_size"],
-            header["stride"],
-            BOS_SETTINGS.index(header["window_bos_setting"]),
-            int(header["window_bos"]),
-            header["lanes"],
-            header["threads"],
-            kind,
-            len(header["tokens"]),
-            header["chars"],
-            *header["tokens"],
-        ]
-    )
+def _encode(h: Header) -> bytes:
+    """The header's bytes after the magic, format and checksum."""
+    kind = 0 if h.kind == "text" else (1 if h.text_field == "content" else 2)
+    m = h.machine
+    head = bytearray(bytes.fromhex(h.model_sha256) + bytes.fromhex(h.loaded_check))
+    settings = [h.block_size, h.stride, BOS_SETTINGS.index(h.window_bos_setting), int(h.window_bos), h.lanes]
+    head += _varints([*settings, m.threads, kind, len(h.tokens), h.chars, h.payload_words, *h.tokens])
     if kind == 2:
-        name = field.encode("utf-8")
-        head += _varints([len(name)]) + name
-    head += bytes.fromhex(header["corpus_sha256"][:16])
-    return bytes(head) + np.ascontiguousarray(words, dtype="<u4").tobytes()
+        head += _string(h.text_field)
+    for text in (m.device, m.torch, m.transformers, m.cpu):
+        head += _string(text)
+    return bytes(head + bytes.fromhex(h.probe) + bytes.fromhex(h.corpus_sha256))
 
 
-def unpack(data: bytes, where: str) -> tuple[dict, np.ndarray]:
-    """Header and payload words of a compressed file; ``where`` names it in errors."""
+def pack(header: Header, words: np.ndarray) -> bytes:
+    """The file for ``header`` and the payload ``words``."""
+    if len(words) != header.payload_words:
+        raise ValueError(f"the header counts {header.payload_words} payload words, {len(words)} given")
+    body = _encode(header) + np.ascontiguousarray(words, dtype="<u4").tobytes()
+    return MAGIC + bytes([FORMAT]) + zlib.crc32(body).to_bytes(4, "little") + body
+
+
+class _Reader:
+    """Reads the header's fields in order; every read names the file when the bytes run out."""
+
+    def __init__(self, data: bytes, pos: int, where: str):
+        self.data, self.pos, self.where = data, pos, where
+
+    def bytes(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise ArchiveError(f"{self.where} is truncated inside its header")
+        self.pos += n
+        return self.data[self.pos - n : self.pos]
+
+    def varint(self, name: str, low: int, high: int) -> int:
+        value = shift = 0
+        while True:
+            byte = self.bytes(1)[0]
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+            if shift > 63:
+                raise ArchiveError(f"{self.where}: the header's {name} is not a valid number; the file is damaged")
+        return self.checked(name, value, low, high)
+
+    def checked(self, name: str, value: int, low: int, high: int) -> int:
+        if not low <= value <= high:
+            raise ArchiveError(
+                f"{self.where}: the header's {name} is {value}, outside {low}..{high} that a file written by "
+                "`compress` holds; the file is damaged or was not written by this program"
+            )
+        return value
+
+    def string(self, name: str) -> str:
+        size = self.varint(f"{name} length", 0, MAX_NAME)
+        try:
+            return self.bytes(size).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ArchiveError(f"{self.where}: the header's {name} is not UTF-8; the file is damaged") from None
+
+
+def unpack(data: bytes, where: str) -> tuple[Header, np.ndarray]:
+    """Header and payload words of a compressed file, after its checksum and every field's range are checked;
+    ``where`` names the file in errors."""
     if data[:3] != MAGIC:
         raise ArchiveError(f"{where} is not a file written by `python -m lm_eval_compression compress`")
     if len(data) < 4 or data[3] != FORMAT:
         raise ArchiveError(f"{where} is format {data[3:4].hex() or 'none'}, this version reads format {FORMAT}")
-    if len(data) < 14:
+    if len(data) < 8:
         raise ArchiveError(f"{where} is truncated inside its header")
-    header = {"model_sha256": data[4:12].hex(), "loaded_check": data[12:14].hex()}
-    pos, values = 14, []
-    for _ in range(9):
-        value, pos = _read_varint(data, pos, where)
-        values.append(value)
-    block, stride, bos_setting, bos, lanes, threads, kind, n_docs, chars = values
-    if bos_setting >= len(BOS_SETTINGS) or kind > 2 or bos > 1:
-        raise ArchiveError(f"{where}: the header is damaged")
-    tokens = []
-    for _ in range(n_docs):
-        value, pos = _read_varint(data, pos, where)
-        tokens.append(value)
-    field = None if kind == 0 else "content"
-    if kind == 2:
-        size, pos = _read_varint(data, pos, where)
-        field = data[pos : pos + size].decode("utf-8", errors="replace")
-        pos += size
-    if len(data) < pos + 8:
-        raise ArchiveError(f"{where} is truncated inside its header")
-    header.update(
-        block_size=block,
-        stride=stride,
-        window_bos_setting=BOS_SETTINGS[bos_setting],
-        window_bos=bool(bos),
-        lanes=lanes,
-        threads=threads,
-        kind=KINDS[min(kind, 1)],
-        text_field=field,
-        tokens=tokens,
-        chars=chars,
-        corpus_sha256=data[pos : pos + 8].hex(),
-        header_bytes=pos + 8,
+    if zlib.crc32(data[8:]) != int.from_bytes(data[4:8], "little"):
+        raise ArchiveError(
+            f"{where} is damaged or truncated: its CRC-32 does not match its contents; nothing is decoded"
+        )
+    r = _Reader(data, 8, where)
+    model_sha256, loaded = r.bytes(8).hex(), r.bytes(2).hex()
+    block = r.varint("block_size", 2, MAX_BLOCK)
+    stride = r.varint("stride", 1, block)
+    bos_setting = r.varint("window_bos setting", 0, len(BOS_SETTINGS) - 1)
+    bos = r.varint("window_bos", 0, 1)
+    lanes = r.varint("lanes", 1, MAX_LANES)
+    threads = r.varint("CPU threads", 1, MAX_THREADS)
+    kind = r.varint("kind", 0, 2)
+    # every document's token count takes at least one header byte
+    n_docs = r.varint("document count", 0, len(data) - r.pos)
+    if kind == 0:
+        r.checked("document count of a text file", n_docs, 1, 1)
+    chars = r.varint("character count", 0, 1 << 48)
+    payload_words = r.varint("payload word count", 0, (len(data) - r.pos) // 4)
+    # a token stands for at least one UTF-8 byte of its document, or is the one leading space marker a
+    # tokenizer may add per document
+    tokens = tuple(r.varint(f"token count of document {d}", 0, 4 * chars + 1) for d in range(n_docs))
+    r.checked("total token count", sum(tokens), 0, 4 * chars + n_docs)
+    field = None if kind == 0 else ("content" if kind == 1 else r.string("text field name"))
+    machine = Machine(threads, *(r.string(name) for name in ("device", "torch version", "transformers", "CPU")))
+    probe, corpus = r.bytes(4).hex(), r.bytes(8).hex()
+    extra = len(data) - r.pos - 4 * payload_words
+    if extra:
+        raise ArchiveError(
+            f"{where}: the header counts {payload_words} payload words ({4 * payload_words} bytes) but "
+            f"{len(data) - r.pos} bytes follow it; the file is damaged"
+        )
+    header = Header(
+        model_sha256,
+        loaded,
+        block,
+        stride,
+        BOS_SETTINGS[bos_setting],
+        bool(bos),
+        lanes,
+        machine,
+        probe,
+        KINDS[min(kind, 1)],
+        field,
+        tokens,
+        chars,
+        corpus,
+        payload_words,
     )
-    payload = data[pos + 8 :]
-    if len(payload) % 4:
-        raise ArchiveError(f"{where} is truncated or damaged: the payload is not a whole number of 32-bit words")
-    return header, np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+    return header, np.frombuffer(data, dtype="<u4", count=payload_words, offset=r.pos).astype(np.uint32)
 
 
-def check_model(header: dict, identity: str, where: str) -> None:
+def check_model(header: Header, identity: str, where: str) -> None:
     """Stop unless the decoder's model files are those the file was compressed with."""
-    if identity[:16] != header["model_sha256"]:
+    if identity[:16] != header.model_sha256:
         raise ArchiveError(
             f"{where} was compressed with another model: the hash of its weight and tokenizer files starts "
-            f"{header['model_sha256']}, the given model's starts {identity[:16]}; decompress it with the model "
+            f"{header.model_sha256}, the given model's starts {identity[:16]}; decompress it with the model "
             "it was compressed with"
         )
 
 
-def check_setting(header: dict, name: str, given, where: str) -> None:
+def check_setting(header: Header, name: str, given, where: str) -> None:
     """Stop if a setting given to the decoder differs from the one recorded in the header."""
-    if given is not None and given != header[name]:
+    recorded = getattr(header, name)
+    if given is not None and given != recorded:
         raise ArchiveError(
-            f"{where} was compressed with {name}={header[name]!r}, but {name}={given!r} was given; "
-            f"leave {name} out (the file records it) or pass {header[name]!r}"
+            f"{where} was compressed with {name}={recorded!r}, but {name}={given!r} was given; "
+            f"leave {name} out (the file records it) or pass {recorded!r}"
         )

@@ -11,23 +11,36 @@ counts, which the file header records, never on token values.
 A token's distribution is the float32 softmax of its logits; constriction's
 ``Categorical`` model (``perfect=False``) quantises it to the range coder's
 fixed-point precision, and one range coder codes all tokens in schedule order.
+That precision also bounds how many tokens a payload can hold (:func:`max_tokens`),
+which the decoder checks before it starts.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..engine.model_call import ModelCall
-from ..engine.windows import Window, document_windows
+from ..engine.settings import WindowSettings
+from ..engine.windows import Window, iter_document_windows
 
 CODER = "constriction.stream.queue.RangeEncoder"
 ENTROPY_MODEL = "constriction.stream.model.Categorical(perfect=False), float32 softmax probabilities"
+PRECISION = 24  # bits of the coder's fixed-point probabilities: every symbol keeps at least 2**-24
+CODER_STATE_BITS = 64  # what the coder's final state can hold beyond its emitted words
+PROBE_TOKENS = 96  # context length of the probe step
+
+
+def max_tokens(payload_bits: int, vocab_size: int) -> int:
+    """The most tokens ``payload_bits`` can code: the most probable of ``vocab_size`` symbols has at most
+    ``1 - (vocab_size - 1) / 2**PRECISION``, so each token costs at least ``-log2`` of that."""
+    least = -math.log2(1 - (vocab_size - 1) / 2**PRECISION)
+    return int((payload_bits + CODER_STATE_BITS) / least) + 1
 
 
 class CodecError(RuntimeError):
@@ -39,8 +52,8 @@ class Lane:
     """One document being coded: its windows, where it stands, and its slice of the key-value cache."""
 
     doc: int
-    windows: list[Window]
-    window: int = 0
+    windows: Iterator[Window]  # planned lazily: a file's claimed token counts never become a list of windows
+    window: Window
     scored: int = 0  # scored tokens of the current window already coded
     length: int = 0  # real (unpadded) positions in this lane's cache
     kv: list | None = None  # per layer (keys, values) of this lane alone, between a context pass and the next merge
@@ -62,30 +75,20 @@ class WindowStepper:
     tokens: the known ones when encoding, the decoded ones when decoding.
     """
 
-    def __init__(
-        self,
-        model,
-        device,
-        *,
-        prefix_token_id: int,
-        bos_token_id: int | None,
-        block_size: int,
-        stride: int,
-        window_bos: bool,
-        lanes: int = 4,
-        autocast_dtype=None,
-    ):
+    def __init__(self, call: ModelCall, windows: WindowSettings, bos_token_id: int | None, lanes: int = 4):
+        """``windows``: the document protocol's settings as applied to the model (``use_window_bos`` and
+        ``prefix_token_id`` resolved, :func:`..harness.wrapper.windows_for`)."""
         if lanes < 1:
             raise CodecError(f"lanes must be at least 1, got {lanes}")
-        if window_bos and bos_token_id is None:
+        if windows.use_window_bos and bos_token_id is None:
             raise CodecError("window_bos is set but the tokenizer has no BOS token")
-        self.model = model
-        self.device = torch.device(device)
-        self.prefix = int(prefix_token_id)
+        self.call = call
+        self.model, self.device = call.model, call.device
+        self.prefix = int(windows.prefix_token_id)
         self.bos = bos_token_id
-        self.block_size, self.stride, self.window_bos = block_size, stride, window_bos
+        self.block_size, self.stride = windows.block_size, windows.stride
+        self.window_bos = bool(windows.use_window_bos)
         self.lanes = lanes
-        self.call = ModelCall(model, device, autocast_dtype)
 
     @property
     def vocab_size(self) -> int:
@@ -99,7 +102,7 @@ class WindowStepper:
 
     def _start_window(self, lane: Lane, seq: list[int]) -> None:
         """Context pass of the lane's current window: fills its cache and its first distribution."""
-        w = lane.windows[lane.window]
+        w = lane.window
         inputs = ([self.bos] if w.bos else []) + seq[w.start : w.end]
         context = inputs[: w.input_len - w.n_scored + 1]
         ids = torch.tensor([context], dtype=torch.long, device=self.device)
@@ -137,6 +140,32 @@ class WindowStepper:
             lane.kv = None
         return DynamicCache(ddp_cache_data=layers), mask
 
+    def probe(self) -> str:
+        """Fingerprint (8 hex digits) of the probabilities of one fixed step as decoding makes it: a context
+        pass per lane over fixed tokens (lane ``i`` one token shorter than lane ``i - 1``), the lanes' caches
+        merged, then one batched step.  Equal fingerprints on two machines mean their arithmetic agrees on it.
+        """
+        import hashlib
+
+        vocab = self.vocab_size
+        length = min(PROBE_TOKENS, self.block_size)
+        digest = hashlib.sha256()
+        lanes = []
+        for i in range(self.lanes):
+            ids = [self.prefix] + [(7919 * (i + 1) * (j + 1)) % vocab for j in range(max(1, length - i) - 1)]
+            probs, cache = self._forward(torch.tensor([ids], dtype=torch.long, device=self.device))
+            digest.update(probs.cpu().numpy().tobytes())
+            lane = Lane(i, iter(()), Window(0, len(ids), len(ids)), length=len(ids))
+            lane.kv = [(layer.keys, layer.values) for layer in cache.layers]
+            lanes.append(lane)
+        cache, mask = self._merge(lanes)
+        ids = torch.tensor([[(31 * (i + 1)) % vocab] for i in range(self.lanes)], dtype=torch.long, device=self.device)
+        positions = torch.tensor([[lane.length] for lane in lanes], dtype=torch.long, device=self.device)
+        mask = torch.cat([mask, mask.new_ones((len(lanes), 1))], dim=1)
+        probs, _ = self._forward(ids, cache, mask, positions)
+        digest.update(probs.cpu().numpy().tobytes())
+        return digest.hexdigest()[:8]
+
     # ----------------------------------------------------------------- schedule
     def run(self, token_counts: list[int], choose: Callable) -> tuple[list[list[int]], RunStats]:
         """Code documents of ``token_counts`` tokens; returns their tokens (as chosen) and statistics."""
@@ -149,7 +178,8 @@ class WindowStepper:
         while queue or lanes:
             while len(lanes) < self.lanes and queue:
                 d = queue.popleft()
-                lane = Lane(d, document_windows(token_counts[d], self.block_size, self.stride, self.window_bos))
+                windows = iter_document_windows(token_counts[d], self.block_size, self.stride, self.window_bos)
+                lane = Lane(d, windows, next(windows))
                 self._start_window(lane, [self.prefix])
                 stats.context_passes += 1
                 lanes.append(lane)
@@ -167,7 +197,7 @@ class WindowStepper:
                 tokens[lane.doc].append(t)
                 stats.model_bits[lane.doc] -= math.log2(max(float(probs_np[row, t]), 1e-45))
                 lane.scored += 1
-            finished = [lane.scored == lane.windows[lane.window].n_scored for lane in lanes]
+            finished = [lane.scored == lane.window.n_scored for lane in lanes]
             if not all(finished):
                 # Every lane takes the step (finished rows are computed and discarded) so that the batch,
                 # and with it the arithmetic, depends on the schedule alone.
@@ -186,8 +216,8 @@ class WindowStepper:
                         lane.kv = self._extract(cache, row, lane.length)
                         survivors.append(lane)
                         continue
-                    lane.window += 1
-                    if lane.window < len(lane.windows):
+                    lane.window = next(lane.windows, None)
+                    if lane.window is not None:
                         self._start_window(lane, [self.prefix] + tokens[lane.doc])
                         stats.context_passes += 1
                         survivors.append(lane)

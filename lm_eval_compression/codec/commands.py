@@ -6,9 +6,7 @@ the report sets the file size beside the task's bpc for the same text and settin
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import lzma
 import sys
 import tempfile
 import time
@@ -18,12 +16,14 @@ from pathlib import Path
 import torch
 
 from ..engine.corpus import CorpusError, corpus_sha256
+from ..engine.model_call import ModelCall
 from ..engine.settings import WindowSettings, WindowSettingsError
-from . import archive
+from . import archive, model_files
 from . import coding as codec
+from .report import CompressRun, RoundTrip, baselines, build_report
 
 
-@dataclass
+@dataclass(frozen=True)
 class Corpus:
     kind: str  # "jsonl" or "text"
     texts: list[str]
@@ -84,18 +84,9 @@ def parse_model_args(model_args: str) -> dict:
     return simple_parse_args_string(model_args)
 
 
-def _stepper(lm, settings: dict, lanes: int) -> codec.WindowStepper:
-    return codec.WindowStepper(
-        lm.model,
-        lm.device,
-        prefix_token_id=lm.prefix_token_id,
-        bos_token_id=lm.tokenizer.bos_token_id,
-        block_size=settings.block_size,
-        stride=settings.stride,
-        window_bos=bool(settings.use_window_bos),
-        lanes=lanes,
-        autocast_dtype=getattr(lm, "mixed_precision_dtype", None),
-    )
+def stepper(lm, windows: WindowSettings, lanes: int) -> codec.WindowStepper:
+    call = ModelCall(lm.model, lm.device, getattr(lm, "mixed_precision_dtype", None))
+    return codec.WindowStepper(call, windows, lm.tokenizer.bos_token_id, lanes)
 
 
 def _decode_text(lm, ids: list[int]) -> str:
@@ -103,7 +94,7 @@ def _decode_text(lm, ids: list[int]) -> str:
 
 
 def _loaded_check(lm, vocab_size: int) -> str:
-    return archive.loaded_check(str(next(lm.model.parameters()).dtype), int(lm.prefix_token_id), vocab_size)
+    return model_files.loaded_check(str(next(lm.model.parameters()).dtype), int(lm.prefix_token_id), vocab_size)
 
 
 def resolve_windows(lm, block_size, stride, window_bos) -> WindowSettings:
@@ -120,11 +111,8 @@ def resolve_windows(lm, block_size, stride, window_bos) -> WindowSettings:
     return windows_for(lm, settings)
 
 
-def compress_corpus(
-    lm, model_args: str, corpus: Corpus, settings: WindowSettings, lanes: int = 4, name: str = ""
-) -> tuple[bytes, dict]:
-    """The compressed file and run facts (time, model bits) for ``corpus``."""
-    start = time.perf_counter()
+def _tokens(lm, corpus: Corpus) -> list[list[int]]:
+    """The documents' tokens, each checked to decode back to its text exactly."""
     encoded = lm.tokenizer(corpus.texts, add_special_tokens=False)["input_ids"] if corpus.texts else []
     for text, ids, label in zip(corpus.texts, encoded, corpus.labels, strict=True):
         back = _decode_text(lm, ids)
@@ -136,87 +124,120 @@ def compress_corpus(
                 f"character {at} on: {text[at : at + 20]!r} became {back[at : at + 20]!r}); "
                 "it cannot be stored losslessly"
             )
-    stepper = _stepper(lm, settings, lanes)
-    words, stats = codec.encode(stepper, encoded)
-    header = {
-        "model_sha256": archive.model_files_identity(parse_model_args(model_args)),
-        "loaded_check": _loaded_check(lm, stepper.vocab_size),
-        "block_size": settings.block_size,
-        "stride": settings.stride,
-        "window_bos_setting": settings.window_bos,
-        "window_bos": settings.use_window_bos,
-        "lanes": lanes,
-        "threads": torch.get_num_threads(),
-        "kind": corpus.kind,
-        "text_field": corpus.text_field,
-        "tokens": [len(ids) for ids in encoded],
-        "chars": sum(len(t) for t in corpus.texts),
-        "corpus_sha256": corpus_sha256(corpus.texts),
-    }
-    data = archive.pack(header, words)
-    facts = {
-        "seconds": time.perf_counter() - start,
-        "model_bits": float(sum(stats.model_bits)),
-        "payload_bits": 32 * len(words),
-        "file_bits": 8 * len(data),
-        "steps": stats.steps,
-        "context_passes": stats.context_passes,
-        "name": name,
-        "documents": len(corpus.texts),
-        "bytes": sum(len(t.encode("utf-8")) for t in corpus.texts),
-    }
-    return data, facts
+        if len(ids) > 4 * len(text) + 1:
+            raise CorpusError(f"{label}: {len(ids)} tokens for {len(text)} characters, more than a file can hold")
+    return encoded
 
 
-def check_file_model(header: dict, model_args: str, where: str) -> None:
-    """Before loading anything: the given model's files must be those the file was compressed with."""
-    archive.check_model(header, archive.model_files_identity(parse_model_args(model_args)), where)
-
-
-def decompress_corpus(lm, data: bytes, where: str, given: dict | None = None) -> tuple[Corpus, dict]:
-    """The documents stored in ``data``; stops with a message naming the problem on any mismatch."""
+def compress_corpus(
+    lm, model_args: str, corpus: Corpus, windows: WindowSettings, lanes: int = 4, name: str = ""
+) -> tuple[bytes, archive.Header, CompressRun]:
+    """The compressed file of ``corpus``, its header, and what the run took."""
     start = time.perf_counter()
-    header, words = archive.unpack(data, where)
-    for name, value in (given or {}).items():
-        archive.check_setting(header, name, value, where)
-    settings = resolve_windows(lm, header["block_size"], header["stride"], header["window_bos_setting"])
-    stepper = _stepper(lm, settings, header["lanes"])
-    if _loaded_check(lm, stepper.vocab_size) != header["loaded_check"]:
+    encoded = _tokens(lm, corpus)
+    coder = stepper(lm, windows, lanes)
+    words, stats = codec.encode(coder, encoded)
+    counts = tuple(len(ids) for ids in encoded)
+    if sum(counts) > codec.max_tokens(32 * len(words), coder.vocab_size):
+        raise codec.CodecError("the payload is shorter than its precision bound allows; the coder misbehaved")
+    header = archive.Header(
+        model_sha256=model_files.model_files_identity(parse_model_args(model_args))[:16],
+        loaded_check=_loaded_check(lm, coder.vocab_size),
+        block_size=windows.block_size,
+        stride=windows.stride,
+        window_bos_setting=windows.window_bos,
+        window_bos=bool(windows.use_window_bos),
+        lanes=lanes,
+        machine=archive.Machine.here(lm.device),
+        probe=coder.probe(),
+        kind=corpus.kind,
+        text_field=corpus.text_field,
+        tokens=counts,
+        chars=sum(len(t) for t in corpus.texts),
+        corpus_sha256=corpus_sha256(corpus.texts)[:16],
+        payload_words=len(words),
+    )
+    data = archive.pack(header, words)
+    run = CompressRun(
+        name=name,
+        documents=len(corpus.texts),
+        bytes=sum(len(t.encode("utf-8")) for t in corpus.texts),
+        seconds=time.perf_counter() - start,
+        model_bits=float(sum(stats.model_bits)),
+        payload_bits=32 * len(words),
+        file_bits=8 * len(data),
+        steps=stats.steps,
+        context_passes=stats.context_passes,
+    )
+    return data, header, run
+
+
+def check_file_model(header: archive.Header, model_args: str, where: str) -> None:
+    """Before loading anything: the given model's files must be those the file was compressed with."""
+    archive.check_model(header, model_files.model_files_identity(parse_model_args(model_args)), where)
+
+
+@dataclass(frozen=True)
+class DecompressRun:
+    header: archive.Header
+    seconds: float
+    steps: int
+
+
+def _check_machine(lm, coder: codec.WindowStepper, header: archive.Header, where: str) -> None:
+    """Before decoding: this model's vocabulary, window BOS and arithmetic are the compressor's."""
+    if _loaded_check(lm, coder.vocab_size) != header.loaded_check:
         raise archive.ArchiveError(
             f"{where} was compressed with the same model files but another dtype, prefix token or vocabulary size "
             f"(here: dtype {next(lm.model.parameters()).dtype}, prefix_token_id {lm.prefix_token_id}, vocabulary "
-            f"{stepper.vocab_size}); pass the model_args it was compressed with"
+            f"{coder.vocab_size}); pass the model_args it was compressed with"
         )
-    if settings.use_window_bos != header["window_bos"]:
+    if coder.window_bos != header.window_bos:
         raise archive.ArchiveError(
-            f"{where}: window_bos resolves to {settings.use_window_bos} here, "
-            f"it was {header['window_bos']} when compressing"
+            f"{where}: window_bos resolves to {coder.window_bos} here, it was {header.window_bos} when compressing"
         )
-    tokens, stats = codec.decode(stepper, words, header["tokens"])
+    bound = codec.max_tokens(32 * header.payload_words, coder.vocab_size)
+    if sum(header.tokens) > bound:
+        raise archive.ArchiveError(
+            f"{where}: the header counts {sum(header.tokens):,} tokens, but {header.payload_words} payload words "
+            f"code at most {bound:,} tokens of a {coder.vocab_size}-token vocabulary; the file is damaged"
+        )
+    probe = coder.probe()
+    if probe != header.probe:
+        here = archive.Machine.here(lm.device)
+        differs = header.machine.differences(here)
+        what = (
+            "; ".join(differs)
+            if differs
+            else "none of threads, device, torch, transformers and CPU instruction set differs"
+        )
+        raise archive.ArchiveError(
+            f"{where}: this machine's arithmetic differs from the compressor's, so decoding would fail: the "
+            f"probabilities of a fixed probe step differ (fingerprint {probe} here, {header.probe} in the file). "
+            f"Compressor vs here: {what}. Decompress where these match (--threads {header.machine.threads})"
+        )
+
+
+def decompress_corpus(lm, data: bytes, where: str) -> tuple[Corpus, DecompressRun]:
+    """The documents stored in ``data``; stops with a message naming the problem on any mismatch."""
+    start = time.perf_counter()
+    header, words = archive.unpack(data, where)
+    windows = resolve_windows(lm, header.block_size, header.stride, header.window_bos_setting)
+    coder = stepper(lm, windows, header.lanes)
+    _check_machine(lm, coder, header, where)
+    tokens, stats = codec.decode(coder, words, list(header.tokens))
     texts = [_decode_text(lm, ids) for ids in tokens]
-    if sum(len(t) for t in texts) != header["chars"] or corpus_sha256(texts)[:16] != header["corpus_sha256"]:
+    if sum(len(t) for t in texts) != header.chars or corpus_sha256(texts)[:16] != header.corpus_sha256:
         raise archive.ArchiveError(
-            f"{where}: the decoded text fails its checksum, so nothing is written: the file is damaged, or this "
-            f"machine's arithmetic differs from the compressor's (torch and transformers versions, device and CPU "
-            f"threads must match; it used {header['threads']} threads, this run {torch.get_num_threads()})"
+            f"{where}: the decoded text fails its checksum, so nothing is written: this machine's arithmetic "
+            f"differs from the compressor's in a step the probe does not reach (it used {header.machine.threads} "
+            f"threads, torch {header.machine.torch}, transformers {header.machine.transformers})"
         )
-    corpus = Corpus(header["kind"], texts, [f"document {i}" for i in range(len(texts))], header["text_field"])
-    return corpus, {"seconds": time.perf_counter() - start, "steps": stats.steps, "header": header}
+    corpus = Corpus(header.kind, texts, [f"document {i}" for i in range(len(texts))], header.text_field)
+    return corpus, DecompressRun(header, time.perf_counter() - start, stats.steps)
 
 
-def baselines(texts: list[str]) -> dict[str, int]:
-    """Bytes of the documents (each followed by a newline) under gzip -9, xz -9 and zstd -19."""
-    import zstandard
-
-    data = "".join(t + "\n" for t in texts).encode("utf-8")
-    return {
-        "gzip -9": len(gzip.compress(data, compresslevel=9, mtime=0)),
-        "xz -9": len(lzma.compress(data, format=lzma.FORMAT_XZ, preset=9)),
-        "zstd -19": len(zstandard.ZstdCompressor(level=19).compress(data)),
-    }
-
-
-def plugin_bpc(lm, texts: list[str], settings: dict) -> float:
+def plugin_bpc(lm, texts: list[str], windows: WindowSettings) -> float:
     """The compression task's bpc for these documents, run through the harness (``simple_evaluate``)."""
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
@@ -231,73 +252,11 @@ def plugin_bpc(lm, texts: list[str], settings: dict) -> float:
             "data_dir": folder,
             "data_file": "corpus.jsonl",
             "text_field": "content",
-            "protocol": "document",
-            "block_size": settings.block_size,
-            "stride": settings.stride,
-            "window_bos": settings.window_bos,
+            **windows.as_set(),
         }
         tm = TaskManager(include_path=tasks_dir(), include_defaults=False, metadata=metadata)
         results = simple_evaluate(model=lm, tasks=["compression_cc"], task_manager=tm, bootstrap_iters=0)
     return float(results["results"]["compression_cc"]["bpc,none"])
-
-
-def build_report(header: dict, facts: dict, bpc: float | None, decompress: dict | None) -> dict:
-    chars = header["chars"]
-    achieved = facts["file_bits"] / chars
-    return {
-        "corpus": facts["name"],
-        "documents": facts["documents"],
-        "chars": chars,
-        "bytes": facts["bytes"],
-        "tokens": sum(header["tokens"]),
-        "lanes": header["lanes"],
-        "windows": {k: header[k] for k in ("block_size", "stride", "window_bos_setting", "window_bos")},
-        "file_bits": facts["file_bits"],
-        "header_bits": 8 * header["header_bytes"],
-        "payload_bits": facts["payload_bits"],
-        "model_bits": facts["model_bits"],
-        "bpc_achieved": achieved,
-        "bpc_payload": facts["payload_bits"] / chars,
-        "bpc_model": facts["model_bits"] / chars,
-        "bpc_plugin": bpc,
-        "gap": None if bpc is None else achieved - bpc,
-        "gap_percent": None if bpc is None else 100 * (achieved - bpc) / bpc,
-        "payload_gap_percent": None if bpc is None else 100 * (facts["payload_bits"] / chars - bpc) / bpc,
-        "compress_seconds": facts["seconds"],
-        "model_steps": facts["steps"],
-        "decompress_seconds": decompress["seconds"] if decompress else None,
-        "round_trip_identical": decompress["identical"] if decompress else None,
-        "baselines_bits": {k: 8 * v for k, v in facts["baselines"].items()},
-    }
-
-
-def report_table(r: dict) -> str:
-    """The report as a Markdown table."""
-    c = r["chars"]
-    rows = [
-        "| method | size (bytes) | bits per character |",
-        "|---|---:|---:|",
-        f"| model + range coder: whole file | {r['file_bits'] // 8:,} | {r['bpc_achieved']:.4f} |",
-        f"| … payload only (without the {r['header_bits'] // 8}-byte header) | {r['payload_bits'] // 8:,} "
-        f"| {r['bpc_payload']:.4f} |",
-    ]
-    if r["bpc_plugin"] is not None:
-        rows.append(f"| compression task bpc (the plugin) | | {r['bpc_plugin']:.4f} |")
-    rows += [f"| {name} | {bits // 8:,} | {bits / c:.4f} |" for name, bits in r["baselines_bits"].items()]
-    notes = [
-        f"{r['corpus']}: {r['documents']} documents, {c:,} characters, {r['tokens']:,} tokens; "
-        f"block_size {r['windows']['block_size']}, stride {r['windows']['stride']}, "
-        f"window_bos {r['windows']['window_bos']}, {r['lanes']} lanes"
-    ]
-    if r["gap"] is not None:
-        notes.append(
-            f"gap to the plugin's bpc: whole file {r['gap']:+.4f} bits/char ({r['gap_percent']:+.2f} %), "
-            f"payload {r['payload_gap_percent']:+.2f} %"
-        )
-    times = f"compress {r['compress_seconds']:.1f} s"
-    if r["decompress_seconds"] is not None:
-        times += f", decompress {r['decompress_seconds']:.1f} s, round trip identical: {r['round_trip_identical']}"
-    return "\n".join(rows + [""] + notes + [times])
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -329,30 +288,27 @@ def main(argv: list[str]) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         lm = load_lm(args.model_args, args.device)
-        settings = resolve_windows(lm, args.block_size, args.stride, args.window_bos)
-        data, facts = compress_corpus(lm, args.model_args, corpus, settings, args.lanes, name=args.input.name)
+        windows = resolve_windows(lm, args.block_size, args.stride, args.window_bos)
+        data, header, run = compress_corpus(lm, args.model_args, corpus, windows, args.lanes, name=args.input.name)
         args.output.write_bytes(data)
-        header, _ = archive.unpack(data, str(args.output))
-        chars = header["chars"]
-        decompressed = None
+        trip = None
         if args.verify:
             back, info = decompress_corpus(lm, args.output.read_bytes(), str(args.output))
-            decompressed = {"seconds": info["seconds"], "identical": back.texts == corpus.texts}
-            if not decompressed["identical"]:
+            trip = RoundTrip(info.seconds, back.texts == corpus.texts)
+            if not trip.identical:
                 print(f"compress: {args.output} does not decompress to the input", file=sys.stderr)
                 return 1
-        facts["baselines"] = baselines(corpus.texts)
-        bpc = None if args.no_plugin_bpc or not chars else plugin_bpc(lm, corpus.texts, settings)
+        bpc = None if args.no_plugin_bpc or not header.chars else plugin_bpc(lm, corpus.texts, windows)
     except (CorpusError, WindowSettingsError, archive.ArchiveError, codec.CodecError) as e:
         print(f"compress: {e}", file=sys.stderr)
         return 2
-    if not chars:
+    if not header.chars:
         print(f"wrote {args.output} ({len(data)} bytes; the corpus has no characters)")
         return 0
-    report = build_report(header, facts, bpc, decompressed)
+    report = build_report(header, run, bpc, baselines(corpus.texts), trip)
     if args.report:
-        args.report.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}\n\n{report_table(report)}")
+        args.report.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    print(f"wrote {args.output}\n\n{report.table()}")
     return 0
 
 
@@ -375,7 +331,7 @@ def decompress_main(argv: list[str]) -> int:
         for name, value in given.items():
             archive.check_setting(header, name, value, where)
         check_file_model(header, args.model_args, where)
-        torch.set_num_threads(args.threads or header["threads"])
+        torch.set_num_threads(args.threads or header.machine.threads)
         lm = load_lm(args.model_args, args.device)
         corpus, info = decompress_corpus(lm, data, where)
     except (WindowSettingsError, archive.ArchiveError, codec.CodecError) as e:
@@ -384,6 +340,6 @@ def decompress_main(argv: list[str]) -> int:
     write_corpus(args.output, corpus.kind, corpus.texts, corpus.text_field)
     print(
         f"wrote {args.output}: {len(corpus.texts)} documents, {sum(len(t) for t in corpus.texts):,} characters "
-        f"in {info['seconds']:.1f} s"
+        f"in {info.seconds:.1f} s"
     )
     return 0

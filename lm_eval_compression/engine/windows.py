@@ -10,6 +10,7 @@ predicts ``seq[start]``).  Only the last ``n_scored`` targets count.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -45,20 +46,24 @@ def document_windows(n_tokens: int, block_size: int, stride: int, window_bos: bo
     ending just before its last scored token.  With ``window_bos``, later windows
     read a BOS followed by the ``block_size - 1`` inputs ending there.
     """
+    return list(iter_document_windows(n_tokens, block_size, stride, window_bos))
+
+
+def iter_document_windows(n_tokens: int, block_size: int, stride: int, window_bos: bool = False) -> Iterator[Window]:
+    """:func:`document_windows` one at a time, for a caller that must not hold them all (the codec)."""
     if n_tokens <= 0:
-        return []
+        return
     first = min(block_size, n_tokens)
-    windows = [Window(0, first, first)]
+    yield Window(0, first, first)
     predicted = first
     while predicted < n_tokens:
         n_scored = min(stride, n_tokens - predicted)
         last = predicted + n_scored  # sequence index of the last scored target
         if window_bos:
-            windows.append(Window(last - block_size + 1, last, n_scored, bos=True))
+            yield Window(last - block_size + 1, last, n_scored, bos=True)
         else:
-            windows.append(Window(last - block_size, last, n_scored))
+            yield Window(last - block_size, last, n_scored)
         predicted = last
-    return windows
 
 
 def paper_windows(n_tokens: int, block_size: int, stride: int) -> list[Window]:

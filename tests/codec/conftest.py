@@ -76,10 +76,10 @@ def real_round_trips(request, smollm2, tmp_path_factory):
             }
             task_bpc = evaluate(lm, ["compression_cc"], meta)["results"]["compression_cc"]["bpc,none"]
             corpus = compress.read_corpus(path)
-            data, facts = compress.compress_corpus(lm, model_args, corpus, settings, lanes=4, name=path.name)
+            data, header, run = compress.compress_corpus(lm, model_args, corpus, settings, lanes=4, name=path.name)
             back, info = compress.decompress_corpus(lm, data, f"{name}.lmz")
             texts = [r["content"] for r in rows]
-            trips[name] = {"texts": texts, "task_bpc": task_bpc, "corpus": corpus, "facts": facts}
+            trips[name] = {"texts": texts, "task_bpc": task_bpc, "corpus": corpus, "header": header, "run": run}
             trips[name].update(back=back, info=info)
     finally:
         torch.set_num_threads(before)

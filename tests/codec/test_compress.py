@@ -4,6 +4,8 @@ independent plain-PyTorch reference, and clear failures for a wrong model, wrong
 import json
 import math
 import shutil
+import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -191,63 +193,73 @@ def test_text_file_window_bos_and_lanes_round_trip(tiny_models, tmp_path, one_th
     assert settings.use_window_bos is True
     sizes = []
     for lanes in (1, 2):
-        data, facts = compress.compress_corpus(lm, margs, corpus, settings, lanes=lanes)
+        data, _, run = compress.compress_corpus(lm, margs, corpus, settings, lanes=lanes)
         back, _ = compress.decompress_corpus(lm, data, "doc.lmz")
         compress.write_corpus(tmp_path / "back.txt", back.kind, back.texts, back.text_field)
         assert (tmp_path / "back.txt").read_bytes() == path.read_bytes()
-        sizes.append(facts["model_bits"])
+        sizes.append(run.model_bits)
     assert sizes[0] == pytest.approx(reference_bits(model, [text], bos=True), rel=1e-5)
 
     # several documents side by side in lanes decode the same as one at a time
     many = compress.Corpus("jsonl", DOCS, [f"document {i}" for i in range(len(DOCS))], "content")
     for lanes in (1, 4):
-        data, facts = compress.compress_corpus(lm, margs, many, settings, lanes=lanes)
+        data, _, run = compress.compress_corpus(lm, margs, many, settings, lanes=lanes)
         back, info = compress.decompress_corpus(lm, data, "many.lmz")
-        assert back.texts == DOCS and info["steps"] == facts["steps"]
-    assert facts["model_bits"] == pytest.approx(reference_bits(model, DOCS, bos=True), rel=1e-5)
+        assert back.texts == DOCS and info.steps == run.steps
+    assert run.model_bits == pytest.approx(reference_bits(model, DOCS, bos=True), rel=1e-5)
 
 
-def test_damaged_payload_fails_its_checksum_and_names_the_document(tiny_models, one_thread):
+def recrc(data: bytes) -> bytes:
+    """``data`` with its CRC-32 made to match again: a damaged file whose damage the checksum does not see."""
+    return data[:4] + zlib.crc32(data[8:]).to_bytes(4, "little") + data[8:]
+
+
+def test_damage_fails_the_crc_and_a_payload_that_passes_it_fails_the_text_checksum(tiny_models, one_thread):
     margs = f"pretrained={tiny_models['plain']},dtype=float32"
     lm = compress.load_lm(margs, "cpu")
     corpus = compress.Corpus("jsonl", DOCS[4:7], ["a", "b", "c"], "content")
     settings = compress.resolve_windows(lm, BLOCK, STRIDE, "auto")
-    data, _ = compress.compress_corpus(lm, margs, corpus, settings, lanes=1)
+    data, _, _ = compress.compress_corpus(lm, margs, corpus, settings, lanes=1)
     damaged = bytearray(data)
     damaged[-40] ^= 0xFF
-    with pytest.raises(archive.ArchiveError, match="the decoded text fails its checksum"):
+    with pytest.raises(archive.ArchiveError, match="damaged or truncated: its CRC-32 does not match"):
         compress.decompress_corpus(lm, bytes(damaged), "damaged.lmz")
-    with pytest.raises(archive.ArchiveError, match="truncated|damaged"):
+    with pytest.raises(archive.ArchiveError, match="the decoded text fails its checksum"):
+        compress.decompress_corpus(lm, recrc(bytes(damaged)), "damaged.lmz")
+    with pytest.raises(archive.ArchiveError, match="damaged or truncated"):
         compress.decompress_corpus(lm, data[:-6], "short.lmz")
     with pytest.raises(archive.ArchiveError, match="truncated inside its header"):
-        compress.decompress_corpus(lm, data[:20], "cut.lmz")
+        compress.decompress_corpus(lm, recrc(data[:20]), "cut.lmz")
+
+
+HEADER = archive.Header(
+    model_sha256="ab" * 8,
+    loaded_check="c0de",
+    block_size=1900,
+    stride=512,
+    window_bos_setting="auto",
+    window_bos=False,
+    lanes=4,
+    machine=archive.Machine(2, "cpu", "2.13.0+cpu", "4.57.1", "AVX512"),
+    probe="0badf00d",
+    kind="jsonl",
+    text_field="text",
+    tokens=(2024, 1976, 265, 0),
+    chars=20742,
+    corpus_sha256="12" * 8,
+    payload_words=5,
+)
 
 
 def test_header_round_trips_and_stays_small():
-    header = {
-        "model_sha256": "ab" * 32,
-        "loaded_check": "c0de",
-        "block_size": 1900,
-        "stride": 512,
-        "window_bos_setting": "auto",
-        "window_bos": False,
-        "lanes": 4,
-        "threads": 2,
-        "kind": "jsonl",
-        "text_field": "text",
-        "tokens": [2024, 1976, 265, 0],
-        "chars": 20742,
-        "corpus_sha256": "12" * 32,
-    }
     words = np.arange(5, dtype=np.uint32) * 1_000_000_007
-    data = archive.pack(header, words)
+    data = archive.pack(HEADER, words)
     back, payload = archive.unpack(data, "x.lmz")
-    assert np.array_equal(payload, words) and len(data) == back["header_bytes"] + 4 * len(words)
-    assert back["header_bytes"] <= 48  # the header is part of the achieved bits per character
-    expected = {**header, "model_sha256": "ab" * 8, "corpus_sha256": "12" * 8, "header_bytes": back["header_bytes"]}
-    assert back == expected
-    text = {**header, "kind": "text", "text_field": None, "window_bos_setting": True, "window_bos": True}
-    assert archive.unpack(archive.pack(text, words), "t.lmz")[0]["window_bos_setting"] is True
+    assert np.array_equal(payload, words) and len(data) == back.header_bytes + 4 * len(words)
+    assert back == HEADER
+    assert back.header_bytes <= 96  # the header is part of the achieved bits per character
+    text = replace(HEADER, kind="text", text_field=None, window_bos_setting=True, window_bos=True)
+    assert archive.unpack(archive.pack(text, words), "t.lmz")[0] == text
 
 
 def test_text_the_tokenizer_cannot_reproduce_is_refused_by_name(tiny_models, tmp_path, one_thread):

@@ -9,7 +9,7 @@ comes from (``pytest -s --full -m full tests/codec/test_compress_real.py`` print
 
 import pytest
 
-from lm_eval_compression.codec import commands as compress
+from lm_eval_compression.codec import report as report_module
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
@@ -24,18 +24,20 @@ def test_smollm2_round_trip_reaches_the_task_bpc(real_round_trips):
     slack_bits = real_round_trips["scale"].slack_bits
     tables = []
     for name, trip in real_round_trips["trips"].items():
-        texts, task_bpc, facts, info = trip["texts"], trip["task_bpc"], trip["facts"], trip["info"]
-        facts["baselines"] = compress.baselines(trip["corpus"].texts)
-        header = info["header"]
-        report = compress.build_report(header, facts, task_bpc, {"seconds": info["seconds"], "identical": True})
-        tables.append(compress.report_table(report))
+        texts, task_bpc, info = trip["texts"], trip["task_bpc"], trip["info"]
+        sizes = report_module.baselines(trip["corpus"].texts)
+        built = report_module.build_report(
+            trip["header"], trip["run"], task_bpc, sizes, report_module.RoundTrip(info.seconds, True)
+        )
+        tables.append(built.table())
+        report = built.as_dict()
         chars = sum(len(t) for t in texts)
         assert report["chars"] == chars
         # the range coder's output is within 1 % of the task's bpc (on short text, plus the coder's closing
         # words); the whole file adds only the small header
         gap_bits = abs(report["bpc_payload"] - task_bpc) * chars
         assert gap_bits < 0.01 * task_bpc * chars + slack_bits, (name, report["bpc_payload"], task_bpc)
-        assert report["header_bits"] <= 8 * 48
+        assert report["header_bits"] <= 8 * 96
         assert report["bpc_achieved"] == pytest.approx(report["bpc_payload"] + report["header_bits"] / chars)
         # the coder's probabilities are the task's up to float rounding
         assert report["bpc_model"] == pytest.approx(task_bpc, rel=1e-4)
