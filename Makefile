@@ -48,11 +48,13 @@ $(NEXT): setup.cfg setup.py pyproject.toml Makefile
 # The suite on the pinned harness, then the tests marked `versions` on the next one; each stage's wall time
 # is printed (and appended to STAGE_TIMES, which .ci/run reads).
 STAGE_TIMES ?= /dev/null
+# A failing suite fails `make test` (after its time is printed), and the next suite still runs and reports.
 test: $(FULL) $(NEXT)
-	@t=$$(date +%s); $(MAKE) --no-print-directory test-main; \
-		echo "main suite (lm-eval 0.4.13) $$(( $$(date +%s) - t ))" | tee -a $(STAGE_TIMES)
-	@t=$$(date +%s); $(MAKE) --no-print-directory test-next; \
-		echo "next-harness suite (lm-eval 0.5.0.dev1) $$(( $$(date +%s) - t ))" | tee -a $(STAGE_TIMES)
+	@t=$$(date +%s); rc=0; $(MAKE) --no-print-directory test-main || rc=$$?; \
+		echo "main suite (lm-eval 0.4.13) $$(( $$(date +%s) - t ))" | tee -a $(STAGE_TIMES); \
+		t=$$(date +%s); $(MAKE) --no-print-directory test-next || rc=$$?; \
+		echo "next-harness suite (lm-eval 0.5.0.dev1) $$(( $$(date +%s) - t ))" | tee -a $(STAGE_TIMES); \
+		exit $$rc
 
 test-main: $(FULL)
 	$(PY) -m pytest -q -ra $(DURATIONS)

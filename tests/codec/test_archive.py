@@ -156,7 +156,7 @@ def test_another_thread_count_is_named_before_decoding(smollm2, monkeypatch):
     try:
         torch.set_num_threads(2)
         settings = compress.resolve_windows(lm, 48, 16, "auto")
-        corpus = compress.Corpus("jsonl", [DOCS[4][:300], DOCS[5][:200]], ["a", "b"], "content")
+        corpus = compress.Corpus("jsonl", [DOCS[4][:120], DOCS[5][:80]], ["a", "b"], "content")
         data, header, _ = compress.compress_corpus(lm, model_args, corpus, settings, lanes=2)
         assert header.machine.threads == 2
         back, _ = compress.decompress_corpus(lm, data, "two.lmz")

@@ -258,7 +258,7 @@ def test_header_round_trips_and_stays_small():
     assert np.array_equal(payload, words) and len(data) == back.header_bytes + 4 * len(words)
     assert back == HEADER
     assert back.header_bytes <= 96  # the header is part of the achieved bits per character
-    text = replace(HEADER, kind="text", text_field=None, window_bos_setting=True, window_bos=True)
+    text = replace(HEADER, kind="text", text_field=None, tokens=(2024,), window_bos_setting=True, window_bos=True)
     assert archive.unpack(archive.pack(text, words), "t.lmz")[0] == text
 
 
