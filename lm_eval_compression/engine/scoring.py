@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from .context import bucket_of
 from .model_call import ModelCall
 from .planning import ScoringPlan, WindowJob
 from .windows import batch_shape, causal_pairs, plan_window_batches
@@ -87,10 +88,12 @@ class ScoreStats:
 @dataclass(frozen=True)
 class Checkpoint:
     """Scoring state handed to the caller every ``interval`` seconds: totals per request so far
-    (float64) and which jobs are done."""
+    (float64), which jobs are done, and the totals per request and context-length bucket
+    (:mod:`.context`; ``None`` when the plan has no buckets)."""
 
     totals: np.ndarray
     done: np.ndarray
+    context: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -147,8 +150,11 @@ class WindowScorer:
             parts.append(rows.gather(1, targets[lo:hi, None]).squeeze(1) - lse)
         return torch.cat(parts) if parts else flat.new_zeros(0, dtype=torch.float32)
 
-    def run_batch(self, plan: ScoringPlan, jobs: list[WindowJob], totals: torch.Tensor) -> ScoreStats:
-        """Score one batch of windows into ``totals``; the batch's statistics."""
+    def run_batch(
+        self, plan: ScoringPlan, jobs: list[WindowJob], totals: torch.Tensor, context: torch.Tensor | None = None
+    ) -> ScoreStats:
+        """Score one batch of windows into ``totals`` (and, flattened [request, bucket], ``context``);
+        the batch's statistics."""
         lengths = [j.window.input_len for j in jobs]
         width, keep = batch_shape([j.window for j in jobs])
         rows = len(jobs)
@@ -170,6 +176,9 @@ class WindowScorer:
         index = np.flatnonzero(scored)
         contiguous = index[-1] - index[0] + 1 == len(index)
         host = {"inputs": inputs.ravel(), "targets": targets[scored], "owners": owner[scored]}
+        if context is not None:  # padded column c predicts from c + 1 inputs
+            buckets = len(context) // len(totals)
+            host["cells"] = host["owners"] * buckets + bucket_of(first_col + index % keep + 1)
         if not contiguous:
             host["positions"] = index
         dev = dict(
@@ -179,6 +188,8 @@ class WindowScorer:
         positions = slice(int(index[0]), int(index[-1]) + 1) if contiguous else dev["positions"]
         lp = self.target_logprobs(logits, positions, dev["targets"])
         totals.index_add_(0, dev["owners"], lp.double())
+        if context is not None:
+            context.index_add_(0, dev["cells"], lp.double())
         return ScoreStats(
             windows=rows,
             batches=1,
@@ -202,8 +213,9 @@ class WindowScorer:
 
     def score(
         self, plan: ScoringPlan, policy: BatchPolicy, progress=None, checkpoints: Checkpointing = Checkpointing()
-    ) -> tuple[np.ndarray, ScoreStats]:
-        """Sum of scored log-probabilities (nats) per request, float64.
+    ) -> tuple[Checkpoint, ScoreStats]:
+        """Sum of scored log-probabilities (nats) per request, float64, and per request and context-length
+        bucket when the plan has buckets (the final :class:`Checkpoint`).
 
         Every ``checkpoints.interval`` seconds (one host-device sync each) the totals are checked for
         non-finite values and handed to ``checkpoints.on_checkpoint``.
@@ -216,6 +228,7 @@ class WindowScorer:
         done = np.zeros(len(plan.jobs), dtype=bool) if resume is None else resume.done.copy()
         initial = np.zeros(len(plan.scored_tokens)) if resume is None else resume.totals
         totals = torch.from_numpy(np.array(initial, dtype=np.float64)).to(self.device)
+        context = self.initial_context(plan, resume)
         stats.resumed_windows = int(done.sum())
         if progress is not None and stats.resumed_windows:
             progress.update(stats.resumed_windows)
@@ -224,7 +237,7 @@ class WindowScorer:
         while queue:
             batch = queue.popleft()
             try:
-                stats.add(self.run_batch(plan, [plan.jobs[i] for i in batch], totals))
+                stats.add(self.run_batch(plan, [plan.jobs[i] for i in batch], totals, context))
             except Exception as error:  # only out-of-memory errors are handled here
                 if not is_out_of_memory(error):
                     raise
@@ -237,11 +250,19 @@ class WindowScorer:
             if progress is not None:
                 progress.update(len(batch))
             if checkpoints.on_checkpoint and queue and time.perf_counter() - last >= checkpoints.interval:
-                checkpoints.on_checkpoint(self.checkpoint(plan, totals, done))
+                checkpoints.on_checkpoint(self.checkpoint(plan, totals, done, context))
                 last = time.perf_counter()
-        result = self.checkpoint(plan, totals, done).totals
+        result = self.checkpoint(plan, totals, done, context)
         stats.seconds = time.perf_counter() - start
         return result, stats
+
+    def initial_context(self, plan: ScoringPlan, resume: Checkpoint | None) -> torch.Tensor | None:
+        """Flat [request * bucket] float64 totals on the device, from ``resume`` when it has them."""
+        if plan.context is None:
+            return None
+        shape = plan.context.tokens.shape
+        start = np.zeros(shape) if resume is None or resume.context is None else resume.context
+        return torch.from_numpy(np.array(start, dtype=np.float64).reshape(-1)).to(self.device)
 
     @staticmethod
     def batches(plan: ScoringPlan, job_ids: np.ndarray, token_budget: int) -> list[np.ndarray]:
@@ -275,13 +296,14 @@ class WindowScorer:
         )
         return halved
 
-    def checkpoint(self, plan: ScoringPlan, totals: torch.Tensor, done: np.ndarray) -> Checkpoint:
+    def checkpoint(self, plan: ScoringPlan, totals: torch.Tensor, done: np.ndarray, context=None) -> Checkpoint:
         """Totals read back from the device (one sync), checked to be finite."""
         values = totals.cpu().numpy()
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             raise NonFiniteScore(self.first_nonfinite_job(plan, int(bad[0]), done), int(bad[0]))
-        return Checkpoint(values, done.copy())
+        by_context = None if context is None else context.cpu().numpy().reshape(plan.context.tokens.shape)
+        return Checkpoint(values, done.copy(), by_context)
 
     def first_nonfinite_job(self, plan: ScoringPlan, owner: int, done: np.ndarray) -> int:
         """The first scored window of ``owner`` whose log-probabilities are not all finite (rescored one by one)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-import numpy as np
 from tqdm import tqdm
 
 from ..engine import resume, vllm_scoring
@@ -32,27 +31,27 @@ def plan_task(
     n = len(requests)
     windows = windows_for(lm, settings.windows)
     if windows.protocol == "document":
-        ids = encode(lm.tokenizer, [r.text for r in requests], add_special_tokens=False)
-        return plan_documents(ids, list(range(n)), n, windows), windows
+        enc = encode(lm.tokenizer, [r.text for r in requests], add_special_tokens=False)
+        return plan_documents(enc.ids, list(range(n)), n, windows, enc.chars), windows
     order = sorted(range(n), key=lambda i: requests[i].position)
     if [requests[i].position for i in order] != list(range(settings.count)):
         raise CompressionRequestError(
             f"task {task}: the paper protocol needs all {settings.count} documents of its stream in one call, "
             f"got {n} (a partial --use_cache entry?); delete the cache or rerun without --use_cache"
         )
-    ids = encode(lm.tokenizer, [requests[i].text for i in order], add_special_tokens=True)
-    return plan_stream(ids, order, n, windows, where=f"task {task}"), windows
+    enc = encode(lm.tokenizer, [requests[i].text for i in order], add_special_tokens=True)
+    return plan_stream(enc.ids, order, n, windows, where=f"task {task}", chars=enc.chars), windows
 
 
 def progress_bar(lm, plan: ScoringPlan, task, disable_tqdm: bool) -> tqdm:
     return tqdm(total=len(plan.jobs), desc=f"Scoring {task} windows", disable=disable_tqdm or lm.rank != 0)
 
 
-def finished(task, requests, totals, plan, windows: WindowSettings, stats) -> list[ScoredDocument]:
+def finished(task, requests, point: Checkpoint, plan, windows: WindowSettings, stats) -> list[ScoredDocument]:
     """Every request's response, each carrying the run's statistics; the statistics go to the log too."""
     run = stats.as_dict()
     log.info("compression: %s %s", task, run)
-    return responses_for(requests, range(len(requests)), totals, plan, windows, run)
+    return responses_for(requests, range(len(requests)), point, plan, windows, run)
 
 
 def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
@@ -63,14 +62,14 @@ def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocume
     progress = progress_bar(lm, plan, task, disable_tqdm)
     in_flight = settings.windows_in_flight or vllm_scoring.DEFAULT_WINDOWS_IN_FLIGHT
     try:
-        totals, stats = vllm_scoring.score(
+        point, stats = vllm_scoring.score(
             lm, plan, bos_id=lm.tokenizer.bos_token_id, progress=progress, windows_in_flight=in_flight
         )
     except NonFiniteScore as error:
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
     finally:
         progress.close()
-    return finished(task, requests, totals, plan, windows, stats)
+    return finished(task, requests, point, plan, windows, stats)
 
 
 def checkpointing(lm, requests, plan: ScoringPlan, settings: RequestSettings, windows: WindowSettings):
@@ -82,13 +81,14 @@ def checkpointing(lm, requests, plan: ScoringPlan, settings: RequestSettings, wi
     interval = resume.checkpoint_interval()
     if windows.protocol == "paper":
         model = settings.model or identity.model_identity(lm)
-        store = resume.StreamCheckpoints(cache, settings.stream, model, len(plan.jobs), len(requests))
+        buckets = None if plan.context is None else plan.context.tokens.shape[1]
+        store = resume.StreamCheckpoints(cache, settings.stream, model, len(plan.jobs), len(requests), buckets)
         return Checkpointing(store.load(), store.save, interval), store.save
     finished_docs = resume.FinishedDocuments(plan, len(requests))
 
     def save_finished(point: Checkpoint) -> None:
         new = finished_docs.newly_finished(point.done)
-        responses = responses_for(requests, new, point.totals, plan, windows)
+        responses = responses_for(requests, new, point, plan, windows)
         resume.write_cached(lm, [(requests[i].cache_args, r) for i, r in zip(new, responses)])
 
     return Checkpointing(None, save_finished, interval), None
@@ -109,14 +109,14 @@ def score_task(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
     checkpoints, save_stream = checkpointing(lm, requests, plan, settings, windows)
     progress = progress_bar(lm, plan, task, disable_tqdm)
     try:
-        totals, stats = scorer.score(plan, BatchPolicy(batch_size, batch_size * width, auto), progress, checkpoints)
+        point, stats = scorer.score(plan, BatchPolicy(batch_size, batch_size * width, auto), progress, checkpoints)
     except NonFiniteScore as error:
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
     finally:
         progress.close()
     if save_stream is not None:
-        save_stream(Checkpoint(totals, np.ones(len(plan.jobs), dtype=bool)))
-    return finished(task, requests, totals, plan, windows, stats)
+        save_stream(point)
+    return finished(task, requests, point, plan, windows, stats)
 
 
 def score_requests(lm, requests: list[CompressionRequest], disable_tqdm: bool = False) -> list[ScoredDocument]:

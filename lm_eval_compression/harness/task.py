@@ -18,6 +18,7 @@ from lm_eval.api.instance import Instance
 from ..engine.corpus import CorpusError, corpus_sha256
 from ..engine.settings import WindowSettings, WindowSettingsError
 from . import compat, hooks, metrics
+from .context_curve import ContextCurve
 from .dataset import checked_documents
 from .requests import RequestSettings, stream_fingerprint
 from .task_settings import TaskSettings
@@ -59,6 +60,7 @@ class CompressionTask(compat.rolling_task_base()):
         self.model_windows: WindowSettings | None = None  # the settings as the model applied them
         self.model_identity: str | None = None  # set by the hooks before requests are built (cache key)
         self.scoring_runs: list[dict] = []
+        self.context_curve = ContextCurve()
         self.data_file = None
         super().__init__(config=config, **kwargs)
 
@@ -178,6 +180,7 @@ class CompressionTask(compat.rolling_task_base()):
                 f"task {self.config.task}: documents were scored with different settings: "
                 f"{self.model_windows.model_facts()} vs {seen.model_facts()}"
             )
+        self.context_curve.add(resp)
         return metrics.process_results(doc, results)
 
     def dump_config(self) -> dict:
@@ -185,6 +188,7 @@ class CompressionTask(compat.rolling_task_base()):
         summary = (self.model_windows or self.settings.windows).summary()
         if self.corpus_facts is not None:
             summary.update(vars(self.corpus_facts))
+        summary["context_length"] = self.context_curve.summary(summary["block_size"])
         if self.scoring_runs:
             summary["run"] = self.scoring_runs[0] if len(self.scoring_runs) == 1 else self.scoring_runs
         config["compression"] = summary

@@ -62,3 +62,45 @@ def paper_loglikelihoods(model, encoded_docs: list[list[int]], block: int, strid
         prev_end = end
         begin += stride
     return total, per_doc
+
+
+def document_token_scores(model, tokens: list[int], prefix: int, block: int, stride: int, bos: int | None = None):
+    """Every token of one document as ``(token index, log-probability, context length)``: the windows of
+    :func:`document_loglikelihood`, the context length being the inputs the prediction reads (1-based
+    input position of the predicting token)."""
+    full = [prefix] + tokens
+    out = []
+    a, b = 0, min(block, len(tokens))
+    first = True
+    while a < len(tokens):
+        if first:
+            inputs = full[:b]
+        elif bos is None:
+            inputs = full[b - block : b]
+        else:
+            inputs = [bos] + full[b - block + 1 : b]
+        targets = full[b - len(inputs) + 1 : b + 1]
+        lp = _window_logprobs(model, inputs, targets)
+        for j in range(len(inputs) - (b - a), len(inputs)):
+            out.append((b - len(inputs) + j, float(lp[j]), j + 1))
+        first = False
+        a, b = b, min(b + stride, len(tokens))
+    return out
+
+
+def paper_token_scores(model, encoded_docs: list[list[int]], block: int, stride: int):
+    """Every scored token of the reference stream as ``(document, token index in it, log-probability,
+    context length)``, in stream order."""
+    stream = [t for d in encoded_docs for t in d]
+    where = [(k, i) for k, d in enumerate(encoded_docs) for i in range(len(d))]
+    out = []
+    begin, prev_end = 0, 0
+    for _ in range((len(stream) - (block + 1)) // stride + 1):
+        end = begin + block + 1
+        chunk = stream[begin:end]
+        lp = _window_logprobs(model, chunk[:-1], chunk[1:])
+        for j in range(max(len(chunk) - (end - prev_end), 1), len(chunk)):
+            out.append((*where[begin + j], float(lp[j - 1]), j))
+        prev_end = end
+        begin += stride
+    return out
