@@ -20,6 +20,7 @@ from ..engine.settings import WindowSettings, WindowSettingsError
 from . import compat, hooks, metrics
 from .context_curve import ContextCurve
 from .dataset import checked_documents
+from .groups import GroupTable, check_group_field
 from .requests import RequestSettings, stream_fingerprint
 from .task_settings import TaskSettings
 
@@ -61,6 +62,7 @@ class CompressionTask(compat.rolling_task_base()):
         self.model_identity: str | None = None  # set by the hooks before requests are built (cache key)
         self.scoring_runs: list[dict] = []
         self.context_curve = ContextCurve()
+        self.group_table = GroupTable(self.settings.group_by) if self.settings.group_by else None
         self.data_file = None
         super().__init__(config=config, **kwargs)
 
@@ -92,9 +94,12 @@ class CompressionTask(compat.rolling_task_base()):
         else:
             self._load_hub(dataset_kwargs, **kwargs)
         s = self.settings
-        self.dataset[self.config.test_split] = checked_documents(
+        docs = checked_documents(
             self.dataset, self.config.test_split, s.text_field, s.categories, self.config.task, self.corpus_name()
         )
+        if s.group_by:
+            check_group_field(docs, s.group_by, self.config.task, self.corpus_name())
+        self.dataset[self.config.test_split] = docs
 
     def _load_local(self):
         import datasets
@@ -181,6 +186,8 @@ class CompressionTask(compat.rolling_task_base()):
                 f"{self.model_windows.model_facts()} vs {seen.model_facts()}"
             )
         self.context_curve.add(resp)
+        if self.group_table is not None:
+            self.group_table.add(doc, resp)
         return metrics.process_results(doc, results)
 
     def dump_config(self) -> dict:
@@ -189,6 +196,8 @@ class CompressionTask(compat.rolling_task_base()):
         if self.corpus_facts is not None:
             summary.update(vars(self.corpus_facts))
         summary["context_length"] = self.context_curve.summary(summary["block_size"])
+        if self.group_table is not None and self.group_table.rows:
+            summary["by_group"] = self.group_table.summary()
         if self.scoring_runs:
             summary["run"] = self.scoring_runs[0] if len(self.scoring_runs) == 1 else self.scoring_runs
         config["compression"] = summary

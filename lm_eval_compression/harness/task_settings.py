@@ -15,6 +15,17 @@ def parse_windows_in_flight(value, where: str) -> int:
     return int(value)
 
 
+def parse_group_by(value, where: str) -> str | None:
+    """A dotted field path (``meta.language``) or nothing."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or any(not part for part in value.strip().split(".")):
+        raise WindowSettingsError(
+            f"group_by must be a field path such as 'subset' or 'meta.language', got {value!r} ({where})"
+        )
+    return value.strip()
+
+
 def parse_categories(value) -> tuple[str, ...]:
     """Categories as a tuple, from a YAML list or a comma-separated string."""
     if not value:
@@ -35,6 +46,7 @@ class TaskSettings:
     data_file: str | None = None  # the file's name there, when not ``<config>.jsonl``
     categories: tuple[str, ...] = ()  # Uncheatable Eval categories the task keeps
     snapshot: str | None = None  # another Uncheatable Eval snapshot, ``org/name[@revision]``
+    group_by: str | None = None  # a document field path: bpc per value of it (harness.groups)
 
     @classmethod
     def from_metadata(cls, metadata: Mapping | None, task: str) -> TaskSettings:
@@ -49,6 +61,7 @@ class TaskSettings:
             data_file=meta.get("data_file") or None,
             categories=parse_categories(meta.get("categories")),
             snapshot=meta.get("snapshot") or None,
+            group_by=parse_group_by(meta.get("group_by"), where),
         )
 
     def metadata(self) -> dict:
