@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .context import bucket_of
+from .membership import MembershipCollector, moments
 from .model_call import ModelCall
 from .planning import ScoringPlan, WindowJob
 from .windows import batch_shape, causal_pairs, plan_window_batches
@@ -94,6 +95,7 @@ class Checkpoint:
     totals: np.ndarray
     done: np.ndarray
     context: np.ndarray | None = None
+    membership: MembershipCollector | None = None  # per-document Min-K% and Min-K%++ (read back)
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,9 @@ class WindowScorer:
         out = self.call(input_ids, keep).logits
         return out[:, -keep:] if out.shape[1] != keep else out
 
-    def target_logprobs(self, logits: torch.Tensor, positions, targets: torch.Tensor) -> torch.Tensor:
-        """float32 log P(target) at the given flat positions of ``logits``.
+    def target_logprobs(self, logits: torch.Tensor, positions, targets: torch.Tensor, scores: bool = False):
+        """float32 log P(target) at the given flat positions of ``logits``; with ``scores``, also the
+        Min-K%++ score ``(log P(target) - mu) / sigma`` of each (:func:`.membership.moments`).
 
         ``positions`` is a ``slice`` when the scored positions are contiguous
         (the rows are then views, not copies) or an index tensor.
@@ -141,20 +144,30 @@ class WindowScorer:
         if isinstance(positions, slice):
             flat, positions = flat[positions], None
         n = targets.numel()
-        step = max(1, LOGSOFTMAX_CHUNK_ELEMENTS // vocab)
-        parts = []
+        step = max(1, LOGSOFTMAX_CHUNK_ELEMENTS // vocab // (4 if scores else 1))
+        parts, zs = [], []
         for lo in range(0, n, step):
             hi = min(n, lo + step)
             rows = (flat[lo:hi] if positions is None else flat[positions[lo:hi]]).float()
             lse = torch.logsumexp(rows, dim=-1)
             parts.append(rows.gather(1, targets[lo:hi, None]).squeeze(1) - lse)
-        return torch.cat(parts) if parts else flat.new_zeros(0, dtype=torch.float32)
+            if scores:
+                mu, sigma = moments(rows - lse[:, None])
+                zs.append((parts[-1] - mu) / sigma.clamp_min_(torch.finfo(torch.float32).tiny))
+        empty = flat.new_zeros(0, dtype=torch.float32)
+        lp = torch.cat(parts) if parts else empty
+        return (lp, torch.cat(zs) if zs else empty) if scores else lp
 
     def run_batch(
-        self, plan: ScoringPlan, jobs: list[WindowJob], totals: torch.Tensor, context: torch.Tensor | None = None
+        self,
+        plan: ScoringPlan,
+        jobs: list[WindowJob],
+        totals: torch.Tensor,
+        context: torch.Tensor | None = None,
+        membership: MembershipCollector | None = None,
     ) -> ScoreStats:
-        """Score one batch of windows into ``totals`` (and, flattened [request, bucket], ``context``);
-        the batch's statistics."""
+        """Score one batch of windows into ``totals`` (and, flattened [request, bucket], ``context``;
+        its per-token values into ``membership``); the batch's statistics."""
         lengths = [j.window.input_len for j in jobs]
         width, keep = batch_shape([j.window for j in jobs])
         rows = len(jobs)
@@ -186,7 +199,13 @@ class WindowScorer:
         )
         logits = self.logits(dev["inputs"].view(rows, width), keep)
         positions = slice(int(index[0]), int(index[-1]) + 1) if contiguous else dev["positions"]
-        lp = self.target_logprobs(logits, positions, dev["targets"])
+        if membership is not None and membership.with_plus_plus:
+            lp, z = self.target_logprobs(logits, positions, dev["targets"], scores=True)
+            membership.add(dev["owners"], lp, z)
+        else:
+            lp = self.target_logprobs(logits, positions, dev["targets"])
+            if membership is not None:
+                membership.add(dev["owners"], lp, None)
         totals.index_add_(0, dev["owners"], lp.double())
         if context is not None:
             context.index_add_(0, dev["cells"], lp.double())
@@ -212,13 +231,19 @@ class WindowScorer:
         return tensor.to(self.device)
 
     def score(
-        self, plan: ScoringPlan, policy: BatchPolicy, progress=None, checkpoints: Checkpointing = Checkpointing()
+        self,
+        plan: ScoringPlan,
+        policy: BatchPolicy,
+        progress=None,
+        checkpoints: Checkpointing = Checkpointing(),
+        membership: MembershipCollector | None = None,
     ) -> tuple[Checkpoint, ScoreStats]:
         """Sum of scored log-probabilities (nats) per request, float64, and per request and context-length
         bucket when the plan has buckets (the final :class:`Checkpoint`).
 
         Every ``checkpoints.interval`` seconds (one host-device sync each) the totals are checked for
-        non-finite values and handed to ``checkpoints.on_checkpoint``.
+        non-finite values and handed to ``checkpoints.on_checkpoint``; ``membership`` (if given) collects
+        each scored token's values and is read back at the same moments.
         """
         token_budget = policy.token_budget or policy.batch_size * max(
             (j.window.input_len for j in plan.jobs), default=1
@@ -230,6 +255,8 @@ class WindowScorer:
         totals = torch.from_numpy(np.array(initial, dtype=np.float64)).to(self.device)
         context = self.initial_context(plan, resume)
         stats.resumed_windows = int(done.sum())
+        if membership is not None and stats.resumed_windows:
+            membership.incomplete = True  # the earlier run's per-token values were not saved
         if progress is not None and stats.resumed_windows:
             progress.update(stats.resumed_windows)
         start = last = time.perf_counter()
@@ -237,7 +264,7 @@ class WindowScorer:
         while queue:
             batch = queue.popleft()
             try:
-                stats.add(self.run_batch(plan, [plan.jobs[i] for i in batch], totals, context))
+                stats.add(self.run_batch(plan, [plan.jobs[i] for i in batch], totals, context, membership))
             except Exception as error:  # only out-of-memory errors are handled here
                 if not is_out_of_memory(error):
                     raise
@@ -250,9 +277,9 @@ class WindowScorer:
             if progress is not None:
                 progress.update(len(batch))
             if checkpoints.on_checkpoint and queue and time.perf_counter() - last >= checkpoints.interval:
-                checkpoints.on_checkpoint(self.checkpoint(plan, totals, done, context))
+                checkpoints.on_checkpoint(self.checkpoint(plan, totals, done, context, membership))
                 last = time.perf_counter()
-        result = self.checkpoint(plan, totals, done, context)
+        result = self.checkpoint(plan, totals, done, context, membership)
         stats.seconds = time.perf_counter() - start
         return result, stats
 
@@ -296,14 +323,18 @@ class WindowScorer:
         )
         return halved
 
-    def checkpoint(self, plan: ScoringPlan, totals: torch.Tensor, done: np.ndarray, context=None) -> Checkpoint:
-        """Totals read back from the device (one sync), checked to be finite."""
+    def checkpoint(
+        self, plan: ScoringPlan, totals: torch.Tensor, done: np.ndarray, context=None, membership=None
+    ) -> Checkpoint:
+        """Totals read back from the device (one sync), checked to be finite; ``membership`` flushed."""
         values = totals.cpu().numpy()
+        if membership is not None:
+            membership.flush()
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             raise NonFiniteScore(self.first_nonfinite_job(plan, int(bad[0]), done), int(bad[0]))
         by_context = None if context is None else context.cpu().numpy().reshape(plan.context.tokens.shape)
-        return Checkpoint(values, done.copy(), by_context)
+        return Checkpoint(values, done.copy(), by_context, membership)
 
     def first_nonfinite_job(self, plan: ScoringPlan, owner: int, done: np.ndarray) -> int:
         """The first scored window of ``owner`` whose log-probabilities are not all finite (rescored one by one)."""

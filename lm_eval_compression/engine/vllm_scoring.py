@@ -16,8 +16,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import torch
 
 from .context import add_logprobs
+from .membership import MembershipCollector
 from .planning import ScoringPlan, TokenSequence
 from .scoring import Checkpoint, NonFiniteScore, ScoreStats
 from .windows import Window, causal_pairs
@@ -87,10 +89,17 @@ def check_lengths(lm, plan: ScoringPlan, task) -> None:
 
 
 def score(
-    lm, plan: ScoringPlan, *, bos_id=None, windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT, progress=None
+    lm,
+    plan: ScoringPlan,
+    *,
+    bos_id=None,
+    windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT,
+    progress=None,
+    membership: MembershipCollector | None = None,
 ) -> tuple[Checkpoint, ScoreStats]:
     """Sum of scored log-probabilities (nats) per request of ``plan`` (and per request and context-length
-    bucket when the plan has buckets), float64, through ``lm``'s vLLM engine.
+    bucket when the plan has buckets), float64, through ``lm``'s vLLM engine; ``membership`` collects the
+    log-probabilities for Min-K% (vLLM gives no distribution moments, so no Min-K%++).
 
     Raises :class:`NonFiniteScore` for the first window with a NaN or infinite log-probability.
     """
@@ -112,6 +121,8 @@ def score(
             np.add.at(totals, owners, values)
             if context is not None:
                 add_logprobs(context, owners, w, values)
+            if membership is not None:
+                membership.add(torch.from_numpy(owners), torch.from_numpy(values), None)
         lengths = [len(p) for p in prompts]
         call = ScoreStats(
             windows=len(group),
@@ -125,4 +136,6 @@ def score(
         if progress is not None:
             progress.update(len(group))
     stats.seconds = time.perf_counter() - start
-    return Checkpoint(totals, np.ones(len(plan.jobs), dtype=bool), context), stats
+    if membership is not None:
+        membership.flush()
+    return Checkpoint(totals, np.ones(len(plan.jobs), dtype=bool), context, membership), stats

@@ -27,7 +27,7 @@ class ScoredDocument(dict):
 
 
 def scored_document(
-    text: str, loglikelihood: float, tokens: int, windows: WindowSettings, run=None, by_context=None
+    text: str, loglikelihood: float, tokens: int, windows: WindowSettings, run=None, extra=None
 ) -> ScoredDocument:
     chars = len(text)
     fields = {
@@ -38,21 +38,24 @@ def scored_document(
         "bpc": -loglikelihood / chars / math.log(2) if chars else None,
         **windows.model_facts(),
     }
-    if by_context is not None:
-        fields["by_context"] = by_context
+    fields.update(extra or {})
     return ScoredDocument(fields, run)
 
 
-def context_fields(plan: ScoringPlan, point: Checkpoint, i: int) -> dict | None:
-    """Request ``i``'s scored tokens, characters and log-likelihood per context-length bucket."""
-    if plan.context is None or point.context is None:
-        return None
-    chars = plan.context.chars
-    return {
-        "tokens": plan.context.tokens[i].tolist(),
-        "chars": None if chars is None else chars[i].tolist(),
-        "loglikelihood": point.context[i].tolist(),
-    }
+def extra_fields(plan: ScoringPlan, point: Checkpoint, i: int) -> dict:
+    """Request ``i``'s scored tokens, characters and log-likelihood per context-length bucket
+    (``by_context``) and its membership signals (Min-K%, Min-K%++), where the run has them."""
+    out = {}
+    if plan.context is not None and point.context is not None:
+        chars = plan.context.chars
+        out["by_context"] = {
+            "tokens": plan.context.tokens[i].tolist(),
+            "chars": None if chars is None else chars[i].tolist(),
+            "loglikelihood": point.context[i].tolist(),
+        }
+    if point.membership is not None:
+        out.update(point.membership.signals(i).fields(point.membership.k))
+    return out
 
 
 def responses_for(requests, idx, point: Checkpoint, plan: ScoringPlan, windows: WindowSettings, run=None):
@@ -64,7 +67,7 @@ def responses_for(requests, idx, point: Checkpoint, plan: ScoringPlan, windows: 
             int(plan.scored_tokens[i]),
             windows,
             run,
-            context_fields(plan, point, i),
+            extra_fields(plan, point, i),
         )
         for i in idx
     ]

@@ -13,6 +13,7 @@ from collections import defaultdict
 from tqdm import tqdm
 
 from ..engine import resume, vllm_scoring
+from ..engine.membership import MembershipCollector
 from ..engine.planning import CompressionRequestError, ScoringPlan, encode, plan_documents, plan_stream
 from ..engine.scoring import BatchPolicy, Checkpoint, Checkpointing, NonFiniteScore, WindowScorer
 from ..engine.settings import WindowSettings
@@ -54,6 +55,11 @@ def finished(task, requests, point: Checkpoint, plan, windows: WindowSettings, s
     return responses_for(requests, range(len(requests)), point, plan, windows, run)
 
 
+def membership_for(plan: ScoringPlan, settings: RequestSettings, plus_plus: bool) -> MembershipCollector | None:
+    """The collector of Min-K% (and, with ``plus_plus``, Min-K%++) values, unless they are off."""
+    return MembershipCollector(plan.scored_tokens, settings.min_k, plus_plus) if settings.min_k else None
+
+
 def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
     """The same plan and responses, scored through the harness's vLLM wrapper (no resume)."""
     settings = shared_settings(requests, task)
@@ -63,7 +69,12 @@ def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocume
     in_flight = settings.windows_in_flight or vllm_scoring.DEFAULT_WINDOWS_IN_FLIGHT
     try:
         point, stats = vllm_scoring.score(
-            lm, plan, bos_id=lm.tokenizer.bos_token_id, progress=progress, windows_in_flight=in_flight
+            lm,
+            plan,
+            bos_id=lm.tokenizer.bos_token_id,
+            progress=progress,
+            windows_in_flight=in_flight,
+            membership=membership_for(plan, settings, plus_plus=False),
         )
     except NonFiniteScore as error:
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
@@ -109,7 +120,9 @@ def score_task(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
     checkpoints, save_stream = checkpointing(lm, requests, plan, settings, windows)
     progress = progress_bar(lm, plan, task, disable_tqdm)
     try:
-        point, stats = scorer.score(plan, BatchPolicy(batch_size, batch_size * width, auto), progress, checkpoints)
+        policy = BatchPolicy(batch_size, batch_size * width, auto)
+        membership = membership_for(plan, settings, plus_plus=True)
+        point, stats = scorer.score(plan, policy, progress, checkpoints, membership)
     except NonFiniteScore as error:
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
     finally:

@@ -145,21 +145,24 @@ class CompressionTask(compat.rolling_task_base()):
 
     def _request_settings(self, world_size: int) -> RequestSettings:
         windows, facts, model = self.settings.windows, self.corpus_facts, self.model_identity
+        min_k = self.settings.min_k
         if windows.protocol != "paper":
-            return RequestSettings(windows, self.settings.windows_in_flight, model=model)
+            return RequestSettings(windows, self.settings.windows_in_flight, model=model, min_k=min_k)
         if world_size > 1:
             raise WindowSettingsError(
                 f"task {self.config.task}: protocol=paper scores one token stream over all documents and "
                 f"cannot be split across {world_size} data-parallel processes; use one process or protocol=document"
             )
         stream = stream_fingerprint(facts.corpus_sha256, windows)
-        return RequestSettings(windows, self.settings.windows_in_flight, stream, facts.documents, model)
+        return RequestSettings(windows, self.settings.windows_in_flight, stream, facts.documents, model, min_k)
 
     def construct_requests(self, doc, ctx, **kwargs):
         kwargs.pop("apply_chat_template", None)
         kwargs.pop("chat_template", None)
         doc_id, placement = compat.request_placement(kwargs, self.config.task, self.config.repeats)
-        settings = self.request_settings or RequestSettings(self.settings.windows, self.settings.windows_in_flight)
+        settings = self.request_settings or RequestSettings(
+            self.settings.windows, self.settings.windows_in_flight, min_k=self.settings.min_k
+        )
         position = doc_id if settings.stream is not None else None
         return Instance(
             request_type="loglikelihood_rolling",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..engine.membership import DEFAULT_K
 from ..engine.settings import WindowSettings, WindowSettingsError
 
 
@@ -13,6 +14,21 @@ def parse_windows_in_flight(value, where: str) -> int:
     if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < 1:
         raise WindowSettingsError(f"windows_in_flight must be a positive integer, got {value!r} ({where})")
     return int(value)
+
+
+def parse_min_k(value, where: str) -> float | None:
+    """The Min-K% fraction ``k`` in (0, 1]; ``0`` or ``false`` turns the membership signals off (``None``)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("false", "off", "0")):
+        return None
+    try:
+        k = float(value)
+    except (TypeError, ValueError):
+        k = float("nan")
+    if isinstance(value, bool) or not 0 <= k <= 1:
+        raise WindowSettingsError(
+            f"min_k must be a fraction in (0, 1] such as 0.2 for 20 %, or 0 to turn Min-K% off, got {value!r} ({where})"
+        )
+    return k or None
 
 
 def parse_group_by(value, where: str) -> str | None:
@@ -47,6 +63,7 @@ class TaskSettings:
     categories: tuple[str, ...] = ()  # Uncheatable Eval categories the task keeps
     snapshot: str | None = None  # another Uncheatable Eval snapshot, ``org/name[@revision]``
     group_by: str | None = None  # a document field path: bpc per value of it (harness.groups)
+    min_k: float | None = DEFAULT_K  # Min-K% fraction; None: no membership signals
 
     @classmethod
     def from_metadata(cls, metadata: Mapping | None, task: str) -> TaskSettings:
@@ -62,6 +79,7 @@ class TaskSettings:
             categories=parse_categories(meta.get("categories")),
             snapshot=meta.get("snapshot") or None,
             group_by=parse_group_by(meta.get("group_by"), where),
+            min_k=parse_min_k(meta.get("min_k", DEFAULT_K), where),
         )
 
     def metadata(self) -> dict:
