@@ -32,6 +32,13 @@ class TokenSequence:
     tokens: np.ndarray  # int32
     starts: np.ndarray  # int64, ascending, starts[0] == 0
     owners: np.ndarray  # int64 request indices
+    # For token records only: each token's first character in its document and the characters it owns.
+    char_start: np.ndarray | None = None
+    char_count: np.ndarray | None = None
+
+    def spans_of(self, positions: np.ndarray) -> np.ndarray:
+        """Index into ``starts``/``owners`` of the span holding each position."""
+        return np.searchsorted(self.starts, positions, side="right") - 1
 
     def owners_of(self, lo: int, hi: int) -> np.ndarray:
         """Owner of each token in ``tokens[lo:hi]``."""
@@ -79,18 +86,35 @@ def encode(tokenizer, texts: list[str], add_special_tokens: bool) -> Encoded:
     return Encoded(ids_out, chars_out if fast else None)
 
 
+def with_char_spans(seq: TokenSequence, counts: np.ndarray) -> TokenSequence:
+    """``seq`` with each token's first character within its document and its character count."""
+    counts = counts.astype(np.int64)
+    before = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    first = before - before[seq.starts[seq.spans_of(np.arange(len(counts)))]]
+    return TokenSequence(seq.tokens, seq.starts, seq.owners, first.astype(np.int64), counts.astype(np.int32))
+
+
 def plan_documents(
-    token_ids: list[np.ndarray], owners: list[int], n_requests: int, windows: WindowSettings, chars=None
+    token_ids: list[np.ndarray],
+    owners: list[int],
+    n_requests: int,
+    windows: WindowSettings,
+    chars=None,
+    keep_chars: bool = False,
 ) -> ScoringPlan:
     """``document`` protocol: request ``owners[k]`` is ``[prefix] + token_ids[k]`` with its own windows
     (``windows`` resolved for the model: its prefix token and whether later windows start with BOS);
-    ``chars[k]``, when given, the characters each of its tokens owns."""
+    ``chars[k]``, when given, the characters each of its tokens owns (kept in the sequences with
+    ``keep_chars``, for token records)."""
     plan = ScoringPlan(scored_tokens=np.zeros(n_requests, dtype=np.int64))
     plan.context = ContextTable.empty(n_requests, windows.block_size, chars is not None)
     for k, (ids, owner) in enumerate(zip(token_ids, owners)):
         tokens = np.empty(len(ids) + 1, dtype=np.int32)
         tokens[0], tokens[1:] = windows.prefix_token_id, ids
-        plan.sequences.append(TokenSequence(tokens, np.zeros(1, dtype=np.int64), np.array([owner], dtype=np.int64)))
+        seq = TokenSequence(tokens, np.zeros(1, dtype=np.int64), np.array([owner], dtype=np.int64))
+        if keep_chars and chars is not None:
+            seq = with_char_spans(seq, np.concatenate([[0], chars[k]]))
+        plan.sequences.append(seq)
         seq = len(plan.sequences) - 1
         doc_windows = document_windows(len(ids), windows.block_size, windows.stride, bool(windows.use_window_bos))
         plan.jobs += [WindowJob(seq, w) for w in doc_windows]
@@ -102,7 +126,13 @@ def plan_documents(
 
 
 def plan_stream(
-    token_ids: list[np.ndarray], owners: list[int], n_requests: int, windows: WindowSettings, where: str, chars=None
+    token_ids: list[np.ndarray],
+    owners: list[int],
+    n_requests: int,
+    windows: WindowSettings,
+    where: str,
+    chars=None,
+    keep_chars: bool = False,
 ) -> ScoringPlan:
     """``paper`` protocol: the documents' tokens concatenated in order into one stream (``chars``, when
     given: the characters each token owns, per document).
@@ -134,6 +164,8 @@ def plan_stream(
     np.add.at(plan.scored_tokens, owners, covered)
     plan.context = ContextTable.empty(n_requests, block_size, chars is not None)
     stream_chars = None if chars is None else np.concatenate(chars)
+    if keep_chars and stream_chars is not None:
+        plan.sequences[0] = with_char_spans(plan.sequences[0], stream_chars)
     sequence = plan.sequences[0]
     for w in stream_windows:
         part = None if stream_chars is None else stream_chars[w.scored_start : w.end + 1]

@@ -23,6 +23,7 @@ from .context import bucket_of
 from .membership import MembershipCollector, moments
 from .model_call import ModelCall
 from .planning import ScoringPlan, WindowJob
+from .records import TokenRecords
 from .windows import batch_shape, causal_pairs, plan_window_batches
 
 log = logging.getLogger(__name__)
@@ -132,9 +133,9 @@ class WindowScorer:
         out = self.call(input_ids, keep).logits
         return out[:, -keep:] if out.shape[1] != keep else out
 
-    def target_logprobs(self, logits: torch.Tensor, positions, targets: torch.Tensor, scores: bool = False):
-        """float32 log P(target) at the given flat positions of ``logits``; with ``scores``, also the
-        Min-K%++ score ``(log P(target) - mu) / sigma`` of each (:func:`.membership.moments`).
+    def target_logprobs(self, logits: torch.Tensor, positions, targets: torch.Tensor, moments_too: bool = False):
+        """float32 log P(target) at the given flat positions of ``logits``; with ``moments_too``, the tuple
+        of it and the mean and standard deviation of log p under p at each (:func:`.membership.moments`).
 
         ``positions`` is a ``slice`` when the scored positions are contiguous
         (the rows are then views, not copies) or an index tensor.
@@ -144,19 +145,20 @@ class WindowScorer:
         if isinstance(positions, slice):
             flat, positions = flat[positions], None
         n = targets.numel()
-        step = max(1, LOGSOFTMAX_CHUNK_ELEMENTS // vocab // (4 if scores else 1))
-        parts, zs = [], []
+        step = max(1, LOGSOFTMAX_CHUNK_ELEMENTS // vocab // (4 if moments_too else 1))
+        parts, mus, sds = [], [], []
         for lo in range(0, n, step):
             hi = min(n, lo + step)
             rows = (flat[lo:hi] if positions is None else flat[positions[lo:hi]]).float()
             lse = torch.logsumexp(rows, dim=-1)
             parts.append(rows.gather(1, targets[lo:hi, None]).squeeze(1) - lse)
-            if scores:
+            if moments_too:
                 mu, sigma = moments(rows - lse[:, None])
-                zs.append((parts[-1] - mu) / sigma.clamp_min_(torch.finfo(torch.float32).tiny))
+                mus.append(mu)
+                sds.append(sigma)
         empty = flat.new_zeros(0, dtype=torch.float32)
-        lp = torch.cat(parts) if parts else empty
-        return (lp, torch.cat(zs) if zs else empty) if scores else lp
+        lp, mu, sd = (torch.cat(x) if x else empty for x in (parts, mus, sds))
+        return (lp, mu, sd) if moments_too else lp
 
     def run_batch(
         self,
@@ -165,9 +167,10 @@ class WindowScorer:
         totals: torch.Tensor,
         context: torch.Tensor | None = None,
         membership: MembershipCollector | None = None,
+        records: TokenRecords | None = None,
     ) -> ScoreStats:
         """Score one batch of windows into ``totals`` (and, flattened [request, bucket], ``context``;
-        its per-token values into ``membership``); the batch's statistics."""
+        its per-token values into ``membership`` and ``records``); the batch's statistics."""
         lengths = [j.window.input_len for j in jobs]
         width, keep = batch_shape([j.window for j in jobs])
         rows = len(jobs)
@@ -175,6 +178,7 @@ class WindowScorer:
         targets = np.zeros((rows, keep), dtype=np.int64)
         owner = np.zeros((rows, keep), dtype=np.int64)
         scored = np.zeros((rows, keep), dtype=bool)
+        seqpos = np.zeros((rows, keep), dtype=np.int64) if records is not None else None
         first_col = width - keep  # padded column c holds the prediction of input position c
         for r, job in enumerate(jobs):
             w, seq = job.window, plan.sequences[job.seq]
@@ -185,6 +189,8 @@ class WindowScorer:
             sl = slice(n - w.n_scored - first_col, n - first_col)
             targets[r, sl] = seq.tokens[w.scored_start : w.end + 1]
             owner[r, sl] = seq.owners_of(w.scored_start, w.end + 1)
+            if seqpos is not None:
+                seqpos[r, sl] = np.arange(w.scored_start, w.end + 1)
             scored[r, sl] = True
         index = np.flatnonzero(scored)
         contiguous = index[-1] - index[0] + 1 == len(index)
@@ -199,13 +205,12 @@ class WindowScorer:
         )
         logits = self.logits(dev["inputs"].view(rows, width), keep)
         positions = slice(int(index[0]), int(index[-1]) + 1) if contiguous else dev["positions"]
-        if membership is not None and membership.with_plus_plus:
-            lp, z = self.target_logprobs(logits, positions, dev["targets"], scores=True)
+        lp, mu, sd = self.scored_values(logits, positions, dev["targets"], membership, records)
+        if membership is not None:
+            z = None if mu is None else (lp - mu) / sd.clamp_min(torch.finfo(torch.float32).tiny)
             membership.add(dev["owners"], lp, z)
-        else:
-            lp = self.target_logprobs(logits, positions, dev["targets"])
-            if membership is not None:
-                membership.add(dev["owners"], lp, None)
+        if records is not None:
+            records.add(jobs, index // keep, seqpos[scored], first_col + index % keep + 1, (lp, mu, sd))
         totals.index_add_(0, dev["owners"], lp.double())
         if context is not None:
             context.index_add_(0, dev["cells"], lp.double())
@@ -218,6 +223,14 @@ class WindowScorer:
             attention_pairs=causal_pairs(lengths),
             head_rows=rows * keep,
         )
+
+    def scored_values(self, logits, positions, targets, membership, records) -> tuple:
+        """(log-probability, mean, std) of the scored positions; mean and std ``None`` when no Min-K%++
+        or records want them."""
+        want = (membership is not None and membership.with_plus_plus) or (records is not None and records.moments)
+        if want:
+            return self.target_logprobs(logits, positions, targets, moments_too=True)
+        return self.target_logprobs(logits, positions, targets), None, None
 
     def to_device(self, array: np.ndarray) -> torch.Tensor:
         """``array`` on the scoring device; on CUDA through pinned memory without a host sync.
@@ -237,13 +250,15 @@ class WindowScorer:
         progress=None,
         checkpoints: Checkpointing = Checkpointing(),
         membership: MembershipCollector | None = None,
+        records: TokenRecords | None = None,
     ) -> tuple[Checkpoint, ScoreStats]:
         """Sum of scored log-probabilities (nats) per request, float64, and per request and context-length
         bucket when the plan has buckets (the final :class:`Checkpoint`).
 
         Every ``checkpoints.interval`` seconds (one host-device sync each) the totals are checked for
         non-finite values and handed to ``checkpoints.on_checkpoint``; ``membership`` (if given) collects
-        each scored token's values and is read back at the same moments.
+        each scored token's values and is read back at the same moments, when ``records`` (if given)
+        writes its pending rows.
         """
         token_budget = policy.token_budget or policy.batch_size * max(
             (j.window.input_len for j in plan.jobs), default=1
@@ -264,7 +279,8 @@ class WindowScorer:
         while queue:
             batch = queue.popleft()
             try:
-                stats.add(self.run_batch(plan, [plan.jobs[i] for i in batch], totals, context, membership))
+                jobs = [plan.jobs[i] for i in batch]
+                stats.add(self.run_batch(plan, jobs, totals, context, membership, records))
             except Exception as error:  # only out-of-memory errors are handled here
                 if not is_out_of_memory(error):
                     raise
@@ -277,9 +293,9 @@ class WindowScorer:
             if progress is not None:
                 progress.update(len(batch))
             if checkpoints.on_checkpoint and queue and time.perf_counter() - last >= checkpoints.interval:
-                checkpoints.on_checkpoint(self.checkpoint(plan, totals, done, context, membership))
+                checkpoints.on_checkpoint(self.checkpoint(plan, totals, done, context, (membership, records)))
                 last = time.perf_counter()
-        result = self.checkpoint(plan, totals, done, context, membership)
+        result = self.checkpoint(plan, totals, done, context, (membership, records))
         stats.seconds = time.perf_counter() - start
         return result, stats
 
@@ -324,12 +340,15 @@ class WindowScorer:
         return halved
 
     def checkpoint(
-        self, plan: ScoringPlan, totals: torch.Tensor, done: np.ndarray, context=None, membership=None
+        self, plan: ScoringPlan, totals: torch.Tensor, done: np.ndarray, context=None, collectors=(None, None)
     ) -> Checkpoint:
-        """Totals read back from the device (one sync), checked to be finite; ``membership`` flushed."""
+        """Totals read back from the device (one sync), checked to be finite; the collectors (membership,
+        records) flushed first, so that what the checkpoint saves as done is already in the records."""
+        membership = collectors[0]
+        for collector in collectors:
+            if collector is not None:
+                collector.flush()
         values = totals.cpu().numpy()
-        if membership is not None:
-            membership.flush()
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             raise NonFiniteScore(self.first_nonfinite_job(plan, int(bad[0]), done), int(bad[0]))

@@ -18,9 +18,10 @@ import time
 import numpy as np
 import torch
 
-from .context import add_logprobs
+from .context import add_logprobs, scored_context
 from .membership import MembershipCollector
 from .planning import ScoringPlan, TokenSequence
+from .records import TokenRecords
 from .scoring import Checkpoint, NonFiniteScore, ScoreStats
 from .windows import Window, causal_pairs
 
@@ -96,6 +97,7 @@ def score(
     windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT,
     progress=None,
     membership: MembershipCollector | None = None,
+    records: TokenRecords | None = None,
 ) -> tuple[Checkpoint, ScoreStats]:
     """Sum of scored log-probabilities (nats) per request of ``plan`` (and per request and context-length
     bucket when the plan has buckets), float64, through ``lm``'s vLLM engine; ``membership`` collects the
@@ -123,6 +125,10 @@ def score(
                 add_logprobs(context, owners, w, values)
             if membership is not None:
                 membership.add(torch.from_numpy(owners), torch.from_numpy(values), None)
+            if records is not None:
+                positions = np.arange(w.scored_start, w.end + 1)
+                rows = np.zeros(w.n_scored, dtype=np.int64)
+                records.add([job], rows, positions, scored_context(w), (torch.from_numpy(values), None, None))
         lengths = [len(p) for p in prompts]
         call = ScoreStats(
             windows=len(group),

@@ -32,6 +32,7 @@ class RequestSettings:
     count: int | None = None  # paper protocol: documents in the stream
     model: str | None = None  # identity of the model that scores the requests (harness.identity)
     min_k: float | None = None  # Min-K% fraction of the membership signals (None: none)
+    records: str | None = None  # the task's per-token records file (None: no records)
 
     def to_args(self, position: int | None = None) -> dict:
         """The dict appended to a request's arguments (``position``: the document's place in the stream)."""
@@ -44,6 +45,8 @@ class RequestSettings:
             args["model"] = self.model
         if self.min_k is not None:
             args["min_k"] = self.min_k
+        if self.records is not None:
+            args["records"] = self.records
         return args
 
     @classmethod
@@ -57,6 +60,7 @@ class RequestSettings:
             args.get("count"),
             args.get("model"),
             args.get("min_k"),
+            args.get("records"),
         )
         return settings, args.get("position")
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
 
 from tqdm import tqdm
 
 from ..engine import resume, vllm_scoring
 from ..engine.membership import MembershipCollector
 from ..engine.planning import CompressionRequestError, ScoringPlan, encode, plan_documents, plan_stream
+from ..engine.records import TokenRecords
 from ..engine.scoring import BatchPolicy, Checkpoint, Checkpointing, NonFiniteScore, WindowScorer
 from ..engine.settings import WindowSettings
 from . import identity
@@ -31,9 +34,14 @@ def plan_task(
     """The scoring plan of one task's requests, and the window settings as this model applies them."""
     n = len(requests)
     windows = windows_for(lm, settings.windows)
+    keep = settings.records is not None
+    if keep and not getattr(lm.tokenizer, "is_fast", False):
+        raise CompressionRequestError(
+            f"task {task}: token_records need a fast tokenizer (character offsets); this one is slow"
+        )
     if windows.protocol == "document":
         enc = encode(lm.tokenizer, [r.text for r in requests], add_special_tokens=False)
-        return plan_documents(enc.ids, list(range(n)), n, windows, enc.chars), windows
+        return plan_documents(enc.ids, list(range(n)), n, windows, enc.chars, keep), windows
     order = sorted(range(n), key=lambda i: requests[i].position)
     if [requests[i].position for i in order] != list(range(settings.count)):
         raise CompressionRequestError(
@@ -41,16 +49,28 @@ def plan_task(
             f"got {n} (a partial --use_cache entry?); delete the cache or rerun without --use_cache"
         )
     enc = encode(lm.tokenizer, [requests[i].text for i in order], add_special_tokens=True)
-    return plan_stream(enc.ids, order, n, windows, where=f"task {task}", chars=enc.chars), windows
+    return plan_stream(enc.ids, order, n, windows, f"task {task}", enc.chars, keep), windows
 
 
 def progress_bar(lm, plan: ScoringPlan, task, disable_tqdm: bool) -> tqdm:
     return tqdm(total=len(plan.jobs), desc=f"Scoring {task} windows", disable=disable_tqdm or lm.rank != 0)
 
 
-def finished(task, requests, point: Checkpoint, plan, windows: WindowSettings, stats) -> list[ScoredDocument]:
-    """Every request's response, each carrying the run's statistics; the statistics go to the log too."""
+def records_for(requests, plan: ScoringPlan, settings: RequestSettings, moments: bool) -> TokenRecords | None:
+    """The task's per-token records writer, when they are on."""
+    if settings.records is None:
+        return None
+    doc_ids = [r.doc_id if r.doc_id is not None else i for i, r in enumerate(requests)]
+    unit = "doc" if settings.windows.protocol == "document" else "window"
+    return TokenRecords(Path(settings.records), plan, doc_ids, unit, moments)
+
+
+def finished(task, requests, point: Checkpoint, plan, windows: WindowSettings, stats, records=None):
+    """Every request's response, each carrying the run's statistics (and where the records are); the
+    statistics go to the log too."""
     run = stats.as_dict()
+    if records is not None:
+        run["records"] = asdict(records.finish())
     log.info("compression: %s %s", task, run)
     return responses_for(requests, range(len(requests)), point, plan, windows, run)
 
@@ -67,6 +87,7 @@ def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocume
     vllm_scoring.check_lengths(lm, plan, task)
     progress = progress_bar(lm, plan, task, disable_tqdm)
     in_flight = settings.windows_in_flight or vllm_scoring.DEFAULT_WINDOWS_IN_FLIGHT
+    records = records_for(requests, plan, settings, moments=False)
     try:
         point, stats = vllm_scoring.score(
             lm,
@@ -75,12 +96,13 @@ def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocume
             progress=progress,
             windows_in_flight=in_flight,
             membership=membership_for(plan, settings, plus_plus=False),
+            records=records,
         )
     except NonFiniteScore as error:
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
     finally:
         progress.close()
-    return finished(task, requests, point, plan, windows, stats)
+    return finished(task, requests, point, plan, windows, stats, records)
 
 
 def checkpointing(lm, requests, plan: ScoringPlan, settings: RequestSettings, windows: WindowSettings):
@@ -122,14 +144,15 @@ def score_task(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
     try:
         policy = BatchPolicy(batch_size, batch_size * width, auto)
         membership = membership_for(plan, settings, plus_plus=True)
-        point, stats = scorer.score(plan, policy, progress, checkpoints, membership)
+        records = records_for(requests, plan, settings, moments=True)
+        point, stats = scorer.score(plan, policy, progress, checkpoints, membership, records)
     except NonFiniteScore as error:
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
     finally:
         progress.close()
     if save_stream is not None:
         save_stream(point)
-    return finished(task, requests, point, plan, windows, stats)
+    return finished(task, requests, point, plan, windows, stats, records)
 
 
 def score_requests(lm, requests: list[CompressionRequest], disable_tqdm: bool = False) -> list[ScoredDocument]:

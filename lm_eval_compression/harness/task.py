@@ -9,6 +9,8 @@ the scorer.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,16 +147,32 @@ class CompressionTask(compat.rolling_task_base()):
 
     def _request_settings(self, world_size: int) -> RequestSettings:
         windows, facts, model = self.settings.windows, self.corpus_facts, self.model_identity
-        min_k = self.settings.min_k
+        min_k, records = self.settings.min_k, self.records_file(world_size)
         if windows.protocol != "paper":
-            return RequestSettings(windows, self.settings.windows_in_flight, model=model, min_k=min_k)
+            return RequestSettings(windows, self.settings.windows_in_flight, model=model, min_k=min_k, records=records)
         if world_size > 1:
             raise WindowSettingsError(
                 f"task {self.config.task}: protocol=paper scores one token stream over all documents and "
                 f"cannot be split across {world_size} data-parallel processes; use one process or protocol=document"
             )
         stream = stream_fingerprint(facts.corpus_sha256, windows)
-        return RequestSettings(windows, self.settings.windows_in_flight, stream, facts.documents, model, min_k)
+        in_flight = self.settings.windows_in_flight
+        return RequestSettings(windows, in_flight, stream, facts.documents, model, min_k, records)
+
+    def records_file(self, world_size: int) -> str | None:
+        """This task's per-token records file: named by the task and a key of its corpus, window settings and
+        model (when known), so that runs of other settings never share it."""
+        folder = self.settings.token_records
+        if folder is None:
+            return None
+        if world_size > 1:
+            raise WindowSettingsError(
+                f"task {self.config.task}: token_records cannot be written by {world_size} data-parallel "
+                "processes; use one process"
+            )
+        parts = [self.corpus_facts.corpus_sha256, json.dumps(self.settings.windows.as_set()), self.model_identity or ""]
+        key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+        return str(Path(os.path.expanduser(folder)).resolve() / f"{self.config.task}-{key}.parquet")
 
     def construct_requests(self, doc, ctx, **kwargs):
         kwargs.pop("apply_chat_template", None)

@@ -31,6 +31,18 @@ def parse_min_k(value, where: str) -> float | None:
     return k or None
 
 
+def parse_token_records(value, where: str) -> str | None:
+    """The folder of the per-token records: ``true`` for ``token_records`` in the working directory, a
+    path, or ``false`` (off)."""
+    if value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("", "false", "off")):
+        return None
+    if value is True or (isinstance(value, str) and value.strip().lower() in ("true", "on")):
+        return "token_records"
+    if not isinstance(value, str):
+        raise WindowSettingsError(f"token_records must be true, false or a folder path, got {value!r} ({where})")
+    return value.strip()
+
+
 def parse_group_by(value, where: str) -> str | None:
     """A dotted field path (``meta.language``) or nothing."""
     if value is None or value == "":
@@ -64,6 +76,7 @@ class TaskSettings:
     snapshot: str | None = None  # another Uncheatable Eval snapshot, ``org/name[@revision]``
     group_by: str | None = None  # a document field path: bpc per value of it (harness.groups)
     min_k: float | None = DEFAULT_K  # Min-K% fraction; None: no membership signals
+    token_records: str | None = None  # folder of the per-token records; None: no records
 
     @classmethod
     def from_metadata(cls, metadata: Mapping | None, task: str) -> TaskSettings:
@@ -80,6 +93,7 @@ class TaskSettings:
             snapshot=meta.get("snapshot") or None,
             group_by=parse_group_by(meta.get("group_by"), where),
             min_k=parse_min_k(meta.get("min_k", DEFAULT_K), where),
+            token_records=parse_token_records(meta.get("token_records"), where),
         )
 
     def metadata(self) -> dict:

@@ -13,7 +13,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from lm_eval_compression.engine.context import bucket_of, char_counts
 from tests.support.api import evaluate, load_lm, per_doc
-from tests.support.reference import document_token_scores, paper_token_scores
+from tests.support.reference import document_token_scores, owned_chars, paper_token_scores
 
 BLOCK, STRIDE = 16, 5
 TASKS = {"compression_cc": "cc", "compression_python": "python"}
@@ -22,17 +22,6 @@ TASKS = {"compression_cc": "cc", "compression_python": "python"}
 def _docs(corpus_dir, name):
     rows = [json.loads(line) for line in Path(corpus_dir, f"{name}.jsonl").read_text().splitlines()]
     return [r["content"] for r in rows if r["content"]]
-
-
-def owned_chars(offsets, n_chars: int) -> list[int]:
-    """Characters per token, one character at a time: a character goes to the first token whose offset end
-    lies beyond it (so a character shared by byte-level tokens goes to the first); what lies beyond every
-    token goes to the last."""
-    counts = [0] * len(offsets)
-    for c in range(n_chars):
-        owner = next((i for i, (_, end) in enumerate(offsets) if end > c), len(offsets) - 1)
-        counts[owner] += 1
-    return counts
 
 
 def bucket(context: int) -> int:

@@ -12,6 +12,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.support.api import evaluate, load_lm, new_lm, per_doc
 from tests.support.corpora import sample_docs
+from tests.support.reference import window_moments
 
 BLOCK, STRIDE = 16, 5
 
@@ -21,18 +22,9 @@ def _docs(corpus_dir, name):
     return [r["content"] for r in rows if r["content"]]
 
 
-@torch.no_grad()
 def token_values(model, inputs: list[int], targets: list[int], n_scored: int):
     """float64 (log p(target), (log p - mu) / sigma) of the last ``n_scored`` targets of one window."""
-    logp = torch.log_softmax(model(torch.tensor([inputs])).logits[0].double(), dim=-1)
-    out = []
-    for j in range(len(inputs) - n_scored, len(inputs)):
-        p = logp[j].exp()
-        mu = float((p * logp[j]).sum())
-        sigma = float((p * (logp[j] - mu) ** 2).sum()) ** 0.5
-        lp = float(logp[j, targets[j]])
-        out.append((lp, (lp - mu) / sigma))
-    return out
+    return [(lp, (lp - mu) / sd) for lp, mu, sd in window_moments(model, inputs, targets, n_scored)]
 
 
 def document_values(model, tokens, prefix, block, stride):

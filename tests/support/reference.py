@@ -104,3 +104,27 @@ def paper_token_scores(model, encoded_docs: list[list[int]], block: int, stride:
         prev_end = end
         begin += stride
     return out
+
+
+@torch.no_grad()
+def window_moments(model, inputs: list[int], targets: list[int], n_scored: int) -> list[tuple[float, float, float]]:
+    """float64 ``(log p(target), mean of log p under p, its standard deviation)`` of the last ``n_scored``
+    targets of one window."""
+    logp = torch.log_softmax(model(torch.tensor([inputs])).logits[0].double(), dim=-1)
+    out = []
+    for j in range(len(inputs) - n_scored, len(inputs)):
+        p = logp[j].exp()
+        mu = float((p * logp[j]).sum())
+        out.append((float(logp[j, targets[j]]), mu, float((p * (logp[j] - mu) ** 2).sum()) ** 0.5))
+    return out
+
+
+def owned_chars(offsets, n_chars: int) -> list[int]:
+    """Characters per token, one character at a time: a character goes to the first token whose offset end
+    lies beyond it (so a character shared by byte-level tokens goes to the first); what lies beyond every
+    token goes to the last."""
+    counts = [0] * len(offsets)
+    for c in range(n_chars):
+        owner = next((i for i, (_, end) in enumerate(offsets) if end > c), len(offsets) - 1)
+        counts[owner] += 1
+    return counts
