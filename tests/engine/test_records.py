@@ -161,3 +161,38 @@ def test_killed_and_resumed_run_has_the_records_of_an_uninterrupted_one(tiny_mod
     assert full.returncode == 0, full.stderr[-3000:]
     resumed, uninterrupted = rows_of(tmp_path / "records"), rows_of(tmp_path / "full_records")
     assert resumed == uninterrupted and len(resumed) > 1000
+
+
+def test_buckets_and_groups_equal_a_pass_over_the_records(tiny_models, tmp_path):
+    """The context-length buckets and the per-group values, recomputed from the records alone."""
+    from tests.support.corpora import default_corpora
+
+    texts = [t for t in default_corpora()["cc"] if t]
+    languages = ["en", "de", "en", "fr", "de", "en", "fr", "de"][: len(texts)]
+    (tmp_path / "data").mkdir()
+    with open(tmp_path / "data" / "cc.jsonl", "w", encoding="utf-8") as f:
+        for text, lang in zip(texts, languages):
+            f.write(json.dumps({"content": text, "meta": {"language": lang}}) + "\n")
+    meta = {"data_dir": str(tmp_path / "data"), "block_size": BLOCK, "stride": STRIDE, "group_by": "meta.language"}
+    res = evaluate(load_lm(tiny_models["bos"]), ["compression_cc"], {**meta, "token_records": str(tmp_path / "r")})
+    block = res["configs"]["compression_cc"]["compression"]
+    rows = pq.read_table(block["run"]["records"]["path"]).to_pylist()
+    tokens, nats, chars = [0] * 5, [[] for _ in range(5)], [0] * 5
+    per_doc_lp = [[] for _ in texts]
+    for r in rows:
+        b = int(math.log2(r["context"]))
+        tokens[b] += 1
+        nats[b].append(-float(r["logprob"]))
+        chars[b] += r["char_end"] - r["char_start"]
+        per_doc_lp[r["doc"]].append(float(r["logprob"]))
+    for got, n, ll, c in zip(block["context_length"]["buckets"], tokens, nats, chars, strict=True):
+        assert (got["tokens"], got["chars"]) == (n, c)
+        assert got["nats"] == pytest.approx(math.fsum(ll), rel=1e-9)
+    ll = [math.fsum(v) for v in per_doc_lp]
+    for lang, group in block["by_group"]["groups"].items():
+        members = [k for k, x in enumerate(languages) if x == lang]
+        bits = -math.fsum(ll[k] for k in members) / math.log(2)
+        assert group["bpc"] == pytest.approx(bits / sum(len(texts[k]) for k in members), rel=1e-9)
+        assert group["bpb"] == pytest.approx(bits / sum(len(texts[k].encode()) for k in members), rel=1e-9)
+    micro = -math.fsum(ll) / math.log(2) / sum(len(t) for t in texts)
+    assert block["by_group"]["micro"]["bpc"] == pytest.approx(micro, rel=1e-9)
