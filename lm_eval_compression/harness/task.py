@@ -24,6 +24,7 @@ from .context_curve import ContextCurve
 from .dataset import checked_documents
 from .groups import GroupTable, check_group_field
 from .requests import RequestSettings, stream_fingerprint
+from .signals import SignalSummary
 from .task_settings import TaskSettings
 
 hooks.install()
@@ -64,6 +65,7 @@ class CompressionTask(compat.rolling_task_base()):
         self.model_identity: str | None = None  # set by the hooks before requests are built (cache key)
         self.scoring_runs: list[dict] = []
         self.context_curve = ContextCurve()
+        self.signals = SignalSummary()
         self.group_table = GroupTable(self.settings.group_by) if self.settings.group_by else None
         self.data_file = None
         super().__init__(config=config, **kwargs)
@@ -207,6 +209,7 @@ class CompressionTask(compat.rolling_task_base()):
                 f"{self.model_windows.model_facts()} vs {seen.model_facts()}"
             )
         self.context_curve.add(resp)
+        self.signals.add(resp)
         if self.group_table is not None:
             self.group_table.add(doc, resp)
         return metrics.process_results(doc, results)
@@ -217,6 +220,7 @@ class CompressionTask(compat.rolling_task_base()):
         if self.corpus_facts is not None:
             summary.update(vars(self.corpus_facts))
         summary["context_length"] = self.context_curve.summary(summary["block_size"])
+        summary["membership"] = self.signals.summary()
         if self.group_table is not None and self.group_table.rows:
             summary["by_group"] = self.group_table.summary()
         if self.scoring_runs:

@@ -155,3 +155,17 @@ def test_min_k_plus_plus_separates_memorised_documents(tiny_models, tmp_path):
     )
     assert auc_plus >= 0.95
     assert auc(control[::2], control[1::2]) < 0.8  # the split itself is not what separates them
+
+
+def test_results_summarise_the_signals(tiny_models, corpus_dir):
+    import statistics
+
+    meta = {"data_dir": corpus_dir, "block_size": BLOCK, "stride": STRIDE}
+    res = evaluate(load_lm(tiny_models["bos"]), ["compression_cc"], meta)
+    got = res["configs"]["compression_cc"]["compression"]["membership"]
+    assert got["min_k_fraction"] == 0.2
+    for name in ("min_k", "min_k_plus_plus"):
+        values = [r[name] for r in per_doc(res, "compression_cc")]
+        p10, _, _, _, p50, _, _, _, p90 = statistics.quantiles(values, n=10, method="inclusive")
+        want = {"documents": len(values), "mean": statistics.fmean(values), "p10": p10, "median": p50, "p90": p90}
+        assert got[name] == pytest.approx(want, rel=1e-12)
