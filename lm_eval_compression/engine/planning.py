@@ -15,7 +15,7 @@ import numpy as np
 
 from .context import ContextTable, char_counts
 from .settings import WindowSettings
-from .windows import Window, document_windows, paper_windows
+from .windows import Window, batch_shape, document_windows, paper_windows
 
 # Documents tokenized per call: bounds the Python lists a fast tokenizer returns.
 TOKENIZE_CHUNK = 256
@@ -70,6 +70,51 @@ class Encoded:
 
     ids: list[np.ndarray]
     chars: list[np.ndarray] | None
+
+
+@dataclass
+class BatchLayout:
+    """A batch's host arrays: right-padded inputs [rows, width]; per output column of the last ``keep``
+    (column c predicts from input c), the target, its owner, whether it is scored and (for records) its
+    position in its sequence."""
+
+    lengths: list[int]
+    width: int
+    keep: int
+    inputs: np.ndarray
+    targets: np.ndarray
+    owners: np.ndarray
+    scored: np.ndarray
+    positions: np.ndarray | None
+
+    @classmethod
+    def of(cls, plan: ScoringPlan, jobs: list[WindowJob], bos_id, with_positions: bool = False) -> BatchLayout:
+        width, keep = batch_shape([j.window for j in jobs])
+        rows = len(jobs)
+        lay = cls(
+            [j.window.input_len for j in jobs],
+            width,
+            keep,
+            np.zeros((rows, width), dtype=np.int64),
+            np.zeros((rows, keep), dtype=np.int64),
+            np.zeros((rows, keep), dtype=np.int64),
+            np.zeros((rows, keep), dtype=bool),
+            np.zeros((rows, keep), dtype=np.int64) if with_positions else None,
+        )
+        first_col = width - keep
+        for r, job in enumerate(jobs):
+            w, seq = job.window, plan.sequences[job.seq]
+            n = w.input_len
+            if w.bos:
+                lay.inputs[r, 0] = bos_id
+            lay.inputs[r, int(w.bos) : n] = seq.tokens[w.start : w.end]
+            sl = slice(n - w.n_scored - first_col, n - first_col)
+            lay.targets[r, sl] = seq.tokens[w.scored_start : w.end + 1]
+            lay.owners[r, sl] = seq.owners_of(w.scored_start, w.end + 1)
+            if with_positions:
+                lay.positions[r, sl] = np.arange(w.scored_start, w.end + 1)
+            lay.scored[r, sl] = True
+        return lay
 
 
 def encode(tokenizer, texts: list[str], add_special_tokens: bool) -> Encoded:

@@ -22,9 +22,9 @@ import torch
 from .context import bucket_of
 from .membership import MembershipCollector, moments
 from .model_call import ModelCall
-from .planning import ScoringPlan, WindowJob
+from .planning import BatchLayout, ScoringPlan, WindowJob
 from .records import TokenRecords
-from .windows import batch_shape, causal_pairs, plan_window_batches
+from .windows import causal_pairs, plan_window_batches
 
 log = logging.getLogger(__name__)
 
@@ -171,30 +171,12 @@ class WindowScorer:
     ) -> ScoreStats:
         """Score one batch of windows into ``totals`` (and, flattened [request, bucket], ``context``;
         its per-token values into ``membership`` and ``records``); the batch's statistics."""
-        lengths = [j.window.input_len for j in jobs]
-        width, keep = batch_shape([j.window for j in jobs])
-        rows = len(jobs)
-        inputs = np.zeros((rows, width), dtype=np.int64)
-        targets = np.zeros((rows, keep), dtype=np.int64)
-        owner = np.zeros((rows, keep), dtype=np.int64)
-        scored = np.zeros((rows, keep), dtype=bool)
-        seqpos = np.zeros((rows, keep), dtype=np.int64) if records is not None else None
+        lay = BatchLayout.of(plan, jobs, self.bos_id, with_positions=records is not None)
+        lengths, width, keep, rows, scored = lay.lengths, lay.width, lay.keep, len(jobs), lay.scored
         first_col = width - keep  # padded column c holds the prediction of input position c
-        for r, job in enumerate(jobs):
-            w, seq = job.window, plan.sequences[job.seq]
-            n = w.input_len
-            if w.bos:
-                inputs[r, 0] = self.bos_id
-            inputs[r, int(w.bos) : n] = seq.tokens[w.start : w.end]
-            sl = slice(n - w.n_scored - first_col, n - first_col)
-            targets[r, sl] = seq.tokens[w.scored_start : w.end + 1]
-            owner[r, sl] = seq.owners_of(w.scored_start, w.end + 1)
-            if seqpos is not None:
-                seqpos[r, sl] = np.arange(w.scored_start, w.end + 1)
-            scored[r, sl] = True
         index = np.flatnonzero(scored)
         contiguous = index[-1] - index[0] + 1 == len(index)
-        host = {"inputs": inputs.ravel(), "targets": targets[scored], "owners": owner[scored]}
+        host = {"inputs": lay.inputs.ravel(), "targets": lay.targets[scored], "owners": lay.owners[scored]}
         if context is not None:  # padded column c predicts from c + 1 inputs
             buckets = len(context) // len(totals)
             host["cells"] = host["owners"] * buckets + bucket_of(first_col + index % keep + 1)
@@ -210,7 +192,7 @@ class WindowScorer:
             z = None if mu is None else (lp - mu) / sd.clamp_min(torch.finfo(torch.float32).tiny)
             membership.add(dev["owners"], lp, z)
         if records is not None:
-            records.add(jobs, index // keep, seqpos[scored], first_col + index % keep + 1, (lp, mu, sd))
+            records.add(jobs, index // keep, lay.positions[scored], first_col + index % keep + 1, (lp, mu, sd))
         totals.index_add_(0, dev["owners"], lp.double())
         if context is not None:
             context.index_add_(0, dev["cells"], lp.double())
