@@ -203,3 +203,34 @@ def test_buckets_and_groups_equal_a_pass_over_the_records(tiny_models, tmp_path)
         assert group["bpb"] == pytest.approx(bits / sum(len(texts[k].encode()) for k in members), rel=1e-9)
     micro = -math.fsum(ll) / math.log(2) / sum(len(t) for t in texts)
     assert block["by_group"]["micro"]["bpc"] == pytest.approx(micro, rel=1e-9)
+
+
+def test_vllm_records_have_no_moments(monkeypatch, tmp_path):
+    """The vLLM path's records: its prompt log-probabilities, and null entropy, mean and std."""
+    from lm_eval_compression.engine import vllm_scoring
+    from lm_eval_compression.engine.planning import plan_documents
+    from lm_eval_compression.engine.records import TokenRecords
+    from lm_eval_compression.engine.settings import WindowSettings
+    from tests.engine.test_context import FakeVLLM
+
+    monkeypatch.setattr(vllm_scoring, "sampling_params", lambda: None)
+    docs = [np.arange(10, 10 + n, dtype=np.int32) for n in (5, 20)]
+    chars = [np.full(len(d), 3, dtype=np.int32) for d in docs]
+    windows = WindowSettings(8, 3).for_model(False, "test", 0, None)
+    plan = plan_documents(docs, [0, 1], 2, windows, chars, keep_chars=True)
+    records = TokenRecords(tmp_path / "r.parquet", plan, [7, 9], "doc", moments=False)
+    point, _ = vllm_scoring.score(FakeVLLM(), plan, windows_in_flight=2, records=records)
+    info = records.finish()
+    rows = pq.read_table(info.path).to_pylist()
+    assert info.rows == len(rows) == 25
+    for r in rows:
+        k = 0 if r["doc"] == 7 else 1
+        assert r["token_id"] == docs[k][r["token"]] and (r["char_start"], r["char_end"]) == (
+            3 * r["token"],
+            3 * r["token"] + 3,
+        )
+        # the fake's value at prompt position p = context p: -(p / 10 + token / 1000)
+        assert r["logprob"] == pytest.approx(-(r["context"] / 10 + r["token_id"] / 1000), rel=1e-6)
+        assert r["entropy"] is None and r["mean_logp"] is None and r["std_logp"] is None
+    for k, doc in ((0, 7), (1, 9)):
+        assert math.fsum(r["logprob"] for r in rows if r["doc"] == doc) == pytest.approx(point.totals[k], rel=1e-6)
