@@ -169,3 +169,17 @@ def test_results_summarise_the_signals(tiny_models, corpus_dir):
         p10, _, _, _, p50, _, _, _, p90 = statistics.quantiles(values, n=10, method="inclusive")
         want = {"documents": len(values), "mean": statistics.fmean(values), "p10": p10, "median": p50, "p90": p90}
         assert got[name] == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("protocol", ["document", "paper"])
+def test_signals_after_a_kill_and_resume(request, protocol):
+    """document: cached documents keep their signals, so the resumed run has them all, equal to an
+    uninterrupted run's; paper: the killed run's per-token values are gone, so the signals are null."""
+    runs = request.getfixturevalue(f"{protocol}_resume")
+    full = runs["full"][0]["configs"]["compression_cc"]["compression"]["membership"]
+    again = runs["again"][0]["configs"]["compression_cc"]["compression"]["membership"]
+    if protocol == "paper":
+        assert again["min_k"] is None and again["min_k_plus_plus"] is None
+        return
+    for name in ("min_k", "min_k_plus_plus"):
+        assert again[name] == pytest.approx(full[name], rel=1e-6)
