@@ -96,29 +96,34 @@ class FinishedDocuments:
         return new
 
 
-def read_checkpoint(path: Path) -> tuple[str, np.ndarray, np.ndarray]:
-    """``(key, totals, done)`` of a checkpoint file; ``ValueError`` (or the reader's own error) when damaged."""
+def read_checkpoint(path: Path) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(key, totals, done, context)`` of a checkpoint file (``context``: totals per request and context
+    bucket, ``None`` in files without them); ``ValueError`` (or the reader's own error) when damaged."""
     with zipfile.ZipFile(path) as archive:
         bad = archive.testzip()  # every member's CRC, before numpy parses a possibly damaged array header
     if bad is not None:
         raise ValueError(f"bad CRC in {bad}")
     with np.load(path, allow_pickle=False) as data:
         key, totals, done = str(data["key"]), data["totals"], data["done"]
+        context = data["context"] if "context" in data.files else None
     if totals.dtype != np.float64 or done.dtype != np.bool_ or totals.ndim != 1 or done.ndim != 1:
         raise ValueError("unexpected array types")
-    if not np.isfinite(totals).all():
+    if context is not None and (context.dtype != np.float64 or context.ndim != 2 or len(context) != len(totals)):
+        raise ValueError("unexpected context array")
+    if not np.isfinite(totals).all() or (context is not None and not np.isfinite(context).all()):
         raise ValueError("non-finite totals")
-    return key, totals, done
+    return key, totals, done, context
 
 
 class StreamCheckpoints:
     """Saved progress of one ``paper`` stream, in ``<cache>.compression-<key>.npz``. A damaged file is ignored
     and a failed write skipped, each with one warning: a checkpoint never stops a run."""
 
-    def __init__(self, cache: str, stream: str, model: str, n_jobs: int, n_requests: int):
+    def __init__(self, cache: str, stream: str, model: str, n_jobs: int, n_requests: int, buckets: int | None = None):
         self.key = hashlib.sha256(f"{stream}:{model}".encode()).hexdigest()
         self.path = Path(f"{cache}.compression-{self.key[:24]}.npz")
         self.shape = (n_jobs, n_requests)
+        self.buckets = buckets  # context-length buckets the saved progress must hold (None: none)
         self.write_failed = False
 
     def load(self) -> Checkpoint | None:
@@ -126,7 +131,7 @@ class StreamCheckpoints:
         if not self.path.is_file():
             return None
         try:
-            key, totals, done = read_checkpoint(self.path)
+            key, totals, done, context = read_checkpoint(self.path)
         except Exception as error:  # any damage (empty, truncated, bad CRC, odd arrays): score the stream afresh
             log.warning(
                 "compression: ignoring damaged checkpoint %s (%s: %s); scoring its stream afresh",
@@ -138,8 +143,11 @@ class StreamCheckpoints:
         if key != self.key or (len(done), len(totals)) != self.shape:
             log.warning("compression: ignoring checkpoint %s: it belongs to another stream or model", self.path)
             return None
+        if self.buckets is not None and (context is None or context.shape[1] != self.buckets):
+            log.warning("compression: ignoring checkpoint %s: it has no context-length totals", self.path)
+            return None
         log.info("compression: resuming from %s: %d of %d windows already scored", self.path, done.sum(), len(done))
-        return Checkpoint(totals, done)
+        return Checkpoint(totals, done, context)
 
     def save(self, checkpoint: Checkpoint) -> None:
         """Write atomically: a run killed while writing leaves the previous checkpoint. A write that fails (disk
@@ -147,7 +155,8 @@ class StreamCheckpoints:
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             with open(tmp, "wb") as f:
-                np.savez(f, key=np.array(self.key), totals=checkpoint.totals, done=checkpoint.done)
+                extra = {} if checkpoint.context is None else {"context": checkpoint.context}
+                np.savez(f, key=np.array(self.key), totals=checkpoint.totals, done=checkpoint.done, **extra)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)

@@ -19,9 +19,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from .context import bucket_of
+from .membership import MembershipCollector, moments
 from .model_call import ModelCall
-from .planning import ScoringPlan, WindowJob
-from .windows import batch_shape, causal_pairs, plan_window_batches
+from .planning import BatchLayout, ScoringPlan, WindowJob
+from .records import TokenRecords
+from .windows import causal_pairs, plan_window_batches
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +90,13 @@ class ScoreStats:
 @dataclass(frozen=True)
 class Checkpoint:
     """Scoring state handed to the caller every ``interval`` seconds: totals per request so far
-    (float64) and which jobs are done."""
+    (float64), which jobs are done, and the totals per request and context-length bucket
+    (:mod:`.context`; ``None`` when the plan has no buckets)."""
 
     totals: np.ndarray
     done: np.ndarray
+    context: np.ndarray | None = None
+    membership: MembershipCollector | None = None  # per-document Min-K% and Min-K%++ (read back)
 
 
 @dataclass(frozen=True)
@@ -127,8 +133,9 @@ class WindowScorer:
         out = self.call(input_ids, keep).logits
         return out[:, -keep:] if out.shape[1] != keep else out
 
-    def target_logprobs(self, logits: torch.Tensor, positions, targets: torch.Tensor) -> torch.Tensor:
-        """float32 log P(target) at the given flat positions of ``logits``.
+    def target_logprobs(self, logits: torch.Tensor, positions, targets: torch.Tensor, moments_too: bool = False):
+        """float32 log P(target) at the given flat positions of ``logits``; with ``moments_too``, the tuple
+        of it and the mean and standard deviation of log p under p at each (:func:`.membership.moments`).
 
         ``positions`` is a ``slice`` when the scored positions are contiguous
         (the rows are then views, not copies) or an index tensor.
@@ -138,38 +145,41 @@ class WindowScorer:
         if isinstance(positions, slice):
             flat, positions = flat[positions], None
         n = targets.numel()
-        step = max(1, LOGSOFTMAX_CHUNK_ELEMENTS // vocab)
-        parts = []
+        step = max(1, LOGSOFTMAX_CHUNK_ELEMENTS // vocab // (4 if moments_too else 1))
+        parts, mus, sds = [], [], []
         for lo in range(0, n, step):
             hi = min(n, lo + step)
             rows = (flat[lo:hi] if positions is None else flat[positions[lo:hi]]).float()
             lse = torch.logsumexp(rows, dim=-1)
             parts.append(rows.gather(1, targets[lo:hi, None]).squeeze(1) - lse)
-        return torch.cat(parts) if parts else flat.new_zeros(0, dtype=torch.float32)
+            if moments_too:
+                mu, sigma = moments(rows - lse[:, None])
+                mus.append(mu)
+                sds.append(sigma)
+        empty = flat.new_zeros(0, dtype=torch.float32)
+        lp, mu, sd = (torch.cat(x) if x else empty for x in (parts, mus, sds))
+        return (lp, mu, sd) if moments_too else lp
 
-    def run_batch(self, plan: ScoringPlan, jobs: list[WindowJob], totals: torch.Tensor) -> ScoreStats:
-        """Score one batch of windows into ``totals``; the batch's statistics."""
-        lengths = [j.window.input_len for j in jobs]
-        width, keep = batch_shape([j.window for j in jobs])
-        rows = len(jobs)
-        inputs = np.zeros((rows, width), dtype=np.int64)
-        targets = np.zeros((rows, keep), dtype=np.int64)
-        owner = np.zeros((rows, keep), dtype=np.int64)
-        scored = np.zeros((rows, keep), dtype=bool)
+    def run_batch(
+        self,
+        plan: ScoringPlan,
+        jobs: list[WindowJob],
+        totals: torch.Tensor,
+        context: torch.Tensor | None = None,
+        membership: MembershipCollector | None = None,
+        records: TokenRecords | None = None,
+    ) -> ScoreStats:
+        """Score one batch of windows into ``totals`` (and, flattened [request, bucket], ``context``;
+        its per-token values into ``membership`` and ``records``); the batch's statistics."""
+        lay = BatchLayout.of(plan, jobs, self.bos_id, with_positions=records is not None)
+        lengths, width, keep, rows, scored = lay.lengths, lay.width, lay.keep, len(jobs), lay.scored
         first_col = width - keep  # padded column c holds the prediction of input position c
-        for r, job in enumerate(jobs):
-            w, seq = job.window, plan.sequences[job.seq]
-            n = w.input_len
-            if w.bos:
-                inputs[r, 0] = self.bos_id
-            inputs[r, int(w.bos) : n] = seq.tokens[w.start : w.end]
-            sl = slice(n - w.n_scored - first_col, n - first_col)
-            targets[r, sl] = seq.tokens[w.scored_start : w.end + 1]
-            owner[r, sl] = seq.owners_of(w.scored_start, w.end + 1)
-            scored[r, sl] = True
         index = np.flatnonzero(scored)
         contiguous = index[-1] - index[0] + 1 == len(index)
-        host = {"inputs": inputs.ravel(), "targets": targets[scored], "owners": owner[scored]}
+        host = {"inputs": lay.inputs.ravel(), "targets": lay.targets[scored], "owners": lay.owners[scored]}
+        if context is not None:  # padded column c predicts from c + 1 inputs
+            buckets = len(context) // len(totals)
+            host["cells"] = host["owners"] * buckets + bucket_of(first_col + index % keep + 1)
         if not contiguous:
             host["positions"] = index
         dev = dict(
@@ -177,8 +187,15 @@ class WindowScorer:
         )
         logits = self.logits(dev["inputs"].view(rows, width), keep)
         positions = slice(int(index[0]), int(index[-1]) + 1) if contiguous else dev["positions"]
-        lp = self.target_logprobs(logits, positions, dev["targets"])
+        lp, mu, sd = self.scored_values(logits, positions, dev["targets"], membership, records)
+        if membership is not None:
+            z = None if mu is None else (lp - mu) / sd.clamp_min(torch.finfo(torch.float32).tiny)
+            membership.add(dev["owners"], lp, z)
+        if records is not None:
+            records.add(jobs, index // keep, lay.positions[scored], first_col + index % keep + 1, (lp, mu, sd))
         totals.index_add_(0, dev["owners"], lp.double())
+        if context is not None:
+            context.index_add_(0, dev["cells"], lp.double())
         return ScoreStats(
             windows=rows,
             batches=1,
@@ -188,6 +205,14 @@ class WindowScorer:
             attention_pairs=causal_pairs(lengths),
             head_rows=rows * keep,
         )
+
+    def scored_values(self, logits, positions, targets, membership, records) -> tuple:
+        """(log-probability, mean, std) of the scored positions; mean and std ``None`` when no Min-K%++
+        or records want them."""
+        want = (membership is not None and membership.with_plus_plus) or (records is not None and records.moments)
+        if want:
+            return self.target_logprobs(logits, positions, targets, moments_too=True)
+        return self.target_logprobs(logits, positions, targets), None, None
 
     def to_device(self, array: np.ndarray) -> torch.Tensor:
         """``array`` on the scoring device; on CUDA through pinned memory without a host sync.
@@ -201,12 +226,21 @@ class WindowScorer:
         return tensor.to(self.device)
 
     def score(
-        self, plan: ScoringPlan, policy: BatchPolicy, progress=None, checkpoints: Checkpointing = Checkpointing()
-    ) -> tuple[np.ndarray, ScoreStats]:
-        """Sum of scored log-probabilities (nats) per request, float64.
+        self,
+        plan: ScoringPlan,
+        policy: BatchPolicy,
+        progress=None,
+        checkpoints: Checkpointing = Checkpointing(),
+        membership: MembershipCollector | None = None,
+        records: TokenRecords | None = None,
+    ) -> tuple[Checkpoint, ScoreStats]:
+        """Sum of scored log-probabilities (nats) per request, float64, and per request and context-length
+        bucket when the plan has buckets (the final :class:`Checkpoint`).
 
         Every ``checkpoints.interval`` seconds (one host-device sync each) the totals are checked for
-        non-finite values and handed to ``checkpoints.on_checkpoint``.
+        non-finite values and handed to ``checkpoints.on_checkpoint``; ``membership`` (if given) collects
+        each scored token's values and is read back at the same moments, when ``records`` (if given)
+        writes its pending rows.
         """
         token_budget = policy.token_budget or policy.batch_size * max(
             (j.window.input_len for j in plan.jobs), default=1
@@ -216,7 +250,10 @@ class WindowScorer:
         done = np.zeros(len(plan.jobs), dtype=bool) if resume is None else resume.done.copy()
         initial = np.zeros(len(plan.scored_tokens)) if resume is None else resume.totals
         totals = torch.from_numpy(np.array(initial, dtype=np.float64)).to(self.device)
+        context = self.initial_context(plan, resume)
         stats.resumed_windows = int(done.sum())
+        if membership is not None and stats.resumed_windows:
+            membership.incomplete = True  # the earlier run's per-token values were not saved
         if progress is not None and stats.resumed_windows:
             progress.update(stats.resumed_windows)
         start = last = time.perf_counter()
@@ -224,7 +261,8 @@ class WindowScorer:
         while queue:
             batch = queue.popleft()
             try:
-                stats.add(self.run_batch(plan, [plan.jobs[i] for i in batch], totals))
+                jobs = [plan.jobs[i] for i in batch]
+                stats.add(self.run_batch(plan, jobs, totals, context, membership, records))
             except Exception as error:  # only out-of-memory errors are handled here
                 if not is_out_of_memory(error):
                     raise
@@ -237,11 +275,19 @@ class WindowScorer:
             if progress is not None:
                 progress.update(len(batch))
             if checkpoints.on_checkpoint and queue and time.perf_counter() - last >= checkpoints.interval:
-                checkpoints.on_checkpoint(self.checkpoint(plan, totals, done))
+                checkpoints.on_checkpoint(self.checkpoint(plan, totals, done, context, (membership, records)))
                 last = time.perf_counter()
-        result = self.checkpoint(plan, totals, done).totals
+        result = self.checkpoint(plan, totals, done, context, (membership, records))
         stats.seconds = time.perf_counter() - start
         return result, stats
+
+    def initial_context(self, plan: ScoringPlan, resume: Checkpoint | None) -> torch.Tensor | None:
+        """Flat [request * bucket] float64 totals on the device, from ``resume`` when it has them."""
+        if plan.context is None:
+            return None
+        shape = plan.context.tokens.shape
+        start = np.zeros(shape) if resume is None or resume.context is None else resume.context
+        return torch.from_numpy(np.array(start, dtype=np.float64).reshape(-1)).to(self.device)
 
     @staticmethod
     def batches(plan: ScoringPlan, job_ids: np.ndarray, token_budget: int) -> list[np.ndarray]:
@@ -275,13 +321,21 @@ class WindowScorer:
         )
         return halved
 
-    def checkpoint(self, plan: ScoringPlan, totals: torch.Tensor, done: np.ndarray) -> Checkpoint:
-        """Totals read back from the device (one sync), checked to be finite."""
+    def checkpoint(
+        self, plan: ScoringPlan, totals: torch.Tensor, done: np.ndarray, context=None, collectors=(None, None)
+    ) -> Checkpoint:
+        """Totals read back from the device (one sync), checked to be finite; the collectors (membership,
+        records) flushed first, so that what the checkpoint saves as done is already in the records."""
+        membership = collectors[0]
+        for collector in collectors:
+            if collector is not None:
+                collector.flush()
         values = totals.cpu().numpy()
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             raise NonFiniteScore(self.first_nonfinite_job(plan, int(bad[0]), done), int(bad[0]))
-        return Checkpoint(values, done.copy())
+        by_context = None if context is None else context.cpu().numpy().reshape(plan.context.tokens.shape)
+        return Checkpoint(values, done.copy(), by_context, membership)
 
     def first_nonfinite_job(self, plan: ScoringPlan, owner: int, done: np.ndarray) -> int:
         """The first scored window of ``owner`` whose log-probabilities are not all finite (rescored one by one)."""

@@ -16,9 +16,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import torch
 
+from .context import add_logprobs, scored_context
+from .membership import MembershipCollector
 from .planning import ScoringPlan, TokenSequence
-from .scoring import NonFiniteScore, ScoreStats
+from .records import TokenRecords
+from .scoring import Checkpoint, NonFiniteScore, ScoreStats
 from .windows import Window, causal_pairs
 
 # Windows sent to vLLM per call: with 1900-token windows about 0.5 GB of host memory for their outputs.
@@ -86,15 +90,25 @@ def check_lengths(lm, plan: ScoringPlan, task) -> None:
 
 
 def score(
-    lm, plan: ScoringPlan, *, bos_id=None, windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT, progress=None
-) -> tuple[np.ndarray, ScoreStats]:
-    """Sum of scored log-probabilities (nats) per request of ``plan``, float64, through ``lm``'s vLLM engine.
+    lm,
+    plan: ScoringPlan,
+    *,
+    bos_id=None,
+    windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT,
+    progress=None,
+    membership: MembershipCollector | None = None,
+    records: TokenRecords | None = None,
+) -> tuple[Checkpoint, ScoreStats]:
+    """Sum of scored log-probabilities (nats) per request of ``plan`` (and per request and context-length
+    bucket when the plan has buckets), float64, through ``lm``'s vLLM engine; ``membership`` collects the
+    log-probabilities for Min-K% (vLLM gives no distribution moments, so no Min-K%++).
 
     Raises :class:`NonFiniteScore` for the first window with a NaN or infinite log-probability.
     """
     params = sampling_params()
     stats = ScoreStats(batch_size=windows_in_flight)
     totals = np.zeros(len(plan.scored_tokens), dtype=np.float64)
+    context = None if plan.context is None else np.zeros(plan.context.tokens.shape, dtype=np.float64)
     start = time.perf_counter()
     for lo in range(0, len(plan.jobs), windows_in_flight):
         group = plan.jobs[lo : lo + windows_in_flight]
@@ -107,6 +121,14 @@ def score(
             if not np.isfinite(values).all():
                 raise NonFiniteScore(lo + k, int(owners[np.flatnonzero(~np.isfinite(values))[0]]))
             np.add.at(totals, owners, values)
+            if context is not None:
+                add_logprobs(context, owners, w, values)
+            if membership is not None:
+                membership.add(torch.from_numpy(owners), torch.from_numpy(values), None)
+            if records is not None:
+                positions = np.arange(w.scored_start, w.end + 1)
+                rows = np.zeros(w.n_scored, dtype=np.int64)
+                records.add([job], rows, positions, scored_context(w), (torch.from_numpy(values), None, None))
         lengths = [len(p) for p in prompts]
         call = ScoreStats(
             windows=len(group),
@@ -120,4 +142,6 @@ def score(
         if progress is not None:
             progress.update(len(group))
     stats.seconds = time.perf_counter() - start
-    return totals, stats
+    if membership is not None:
+        membership.flush()
+    return Checkpoint(totals, np.ones(len(plan.jobs), dtype=bool), context, membership), stats

@@ -31,6 +31,8 @@ class RequestSettings:
     stream: str | None = None  # paper protocol: fingerprint of the task's token stream
     count: int | None = None  # paper protocol: documents in the stream
     model: str | None = None  # identity of the model that scores the requests (harness.identity)
+    min_k: float | None = None  # Min-K% fraction of the membership signals (None: none)
+    records: str | None = None  # the task's per-token records file (None: no records)
 
     def to_args(self, position: int | None = None) -> dict:
         """The dict appended to a request's arguments (``position``: the document's place in the stream)."""
@@ -41,13 +43,25 @@ class RequestSettings:
             args.update(stream=self.stream, count=self.count, position=position)
         if self.model is not None:
             args["model"] = self.model
+        if self.min_k is not None:
+            args["min_k"] = self.min_k
+        if self.records is not None:
+            args["records"] = self.records
         return args
 
     @classmethod
     def from_args(cls, args: dict) -> tuple[RequestSettings, int | None]:
         """The settings and the stream position of a request's appended dict."""
         windows = WindowSettings.parse(args, where="compression request")
-        settings = cls(windows, args.get("windows_in_flight"), args.get("stream"), args.get("count"), args.get("model"))
+        settings = cls(
+            windows,
+            args.get("windows_in_flight"),
+            args.get("stream"),
+            args.get("count"),
+            args.get("model"),
+            args.get("min_k"),
+            args.get("records"),
+        )
         return settings, args.get("position")
 
 

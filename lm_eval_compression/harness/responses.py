@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..engine.planning import ScoringPlan
-from ..engine.scoring import NonFiniteScore
+from ..engine.scoring import Checkpoint, NonFiniteScore
 from ..engine.settings import WindowSettings
 
 
@@ -26,7 +26,9 @@ class ScoredDocument(dict):
         return dict, (dict(self),)
 
 
-def scored_document(text: str, loglikelihood: float, tokens: int, windows: WindowSettings, run=None) -> ScoredDocument:
+def scored_document(
+    text: str, loglikelihood: float, tokens: int, windows: WindowSettings, run=None, extra=None
+) -> ScoredDocument:
     chars = len(text)
     fields = {
         "loglikelihood": loglikelihood,
@@ -36,12 +38,39 @@ def scored_document(text: str, loglikelihood: float, tokens: int, windows: Windo
         "bpc": -loglikelihood / chars / math.log(2) if chars else None,
         **windows.model_facts(),
     }
+    fields.update(extra or {})
     return ScoredDocument(fields, run)
 
 
-def responses_for(requests, idx, totals, plan: ScoringPlan, windows: WindowSettings, run=None) -> list[ScoredDocument]:
-    """The responses of requests ``idx`` from their float64 totals."""
-    return [scored_document(requests[i].text, float(totals[i]), int(plan.scored_tokens[i]), windows, run) for i in idx]
+def extra_fields(plan: ScoringPlan, point: Checkpoint, i: int) -> dict:
+    """Request ``i``'s scored tokens, characters and log-likelihood per context-length bucket
+    (``by_context``) and its membership signals (Min-K%, Min-K%++), where the run has them."""
+    out = {}
+    if plan.context is not None and point.context is not None:
+        chars = plan.context.chars
+        out["by_context"] = {
+            "tokens": plan.context.tokens[i].tolist(),
+            "chars": None if chars is None else chars[i].tolist(),
+            "loglikelihood": point.context[i].tolist(),
+        }
+    if point.membership is not None:
+        out.update(point.membership.signals(i).fields(point.membership.k))
+    return out
+
+
+def responses_for(requests, idx, point: Checkpoint, plan: ScoringPlan, windows: WindowSettings, run=None):
+    """The responses (:class:`ScoredDocument`) of requests ``idx`` from their float64 totals in ``point``."""
+    return [
+        scored_document(
+            requests[i].text,
+            float(point.totals[i]),
+            int(plan.scored_tokens[i]),
+            windows,
+            run,
+            extra_fields(plan, point, i),
+        )
+        for i in idx
+    ]
 
 
 def nonfinite_message(task, requests, plan: ScoringPlan, error: NonFiniteScore) -> str:

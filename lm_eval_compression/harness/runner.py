@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from ..engine import resume, vllm_scoring
+from ..engine.membership import MembershipCollector
 from ..engine.planning import CompressionRequestError, ScoringPlan, encode, plan_documents, plan_stream
+from ..engine.records import TokenRecords
 from ..engine.scoring import BatchPolicy, Checkpoint, Checkpointing, NonFiniteScore, WindowScorer
 from ..engine.settings import WindowSettings
 from . import identity
@@ -31,28 +34,50 @@ def plan_task(
     """The scoring plan of one task's requests, and the window settings as this model applies them."""
     n = len(requests)
     windows = windows_for(lm, settings.windows)
+    keep = settings.records is not None
+    if keep and not getattr(lm.tokenizer, "is_fast", False):
+        raise CompressionRequestError(
+            f"task {task}: token_records need a fast tokenizer (character offsets); this one is slow"
+        )
     if windows.protocol == "document":
-        ids = encode(lm.tokenizer, [r.text for r in requests], add_special_tokens=False)
-        return plan_documents(ids, list(range(n)), n, windows), windows
+        enc = encode(lm.tokenizer, [r.text for r in requests], add_special_tokens=False)
+        return plan_documents(enc.ids, list(range(n)), n, windows, enc.chars, keep), windows
     order = sorted(range(n), key=lambda i: requests[i].position)
     if [requests[i].position for i in order] != list(range(settings.count)):
         raise CompressionRequestError(
             f"task {task}: the paper protocol needs all {settings.count} documents of its stream in one call, "
             f"got {n} (a partial --use_cache entry?); delete the cache or rerun without --use_cache"
         )
-    ids = encode(lm.tokenizer, [requests[i].text for i in order], add_special_tokens=True)
-    return plan_stream(ids, order, n, windows, where=f"task {task}"), windows
+    enc = encode(lm.tokenizer, [requests[i].text for i in order], add_special_tokens=True)
+    return plan_stream(enc.ids, order, n, windows, f"task {task}", enc.chars, keep), windows
 
 
 def progress_bar(lm, plan: ScoringPlan, task, disable_tqdm: bool) -> tqdm:
     return tqdm(total=len(plan.jobs), desc=f"Scoring {task} windows", disable=disable_tqdm or lm.rank != 0)
 
 
-def finished(task, requests, totals, plan, windows: WindowSettings, stats) -> list[ScoredDocument]:
-    """Every request's response, each carrying the run's statistics; the statistics go to the log too."""
+def records_for(requests, plan: ScoringPlan, settings: RequestSettings, moments: bool) -> TokenRecords | None:
+    """The task's per-token records writer, when they are on."""
+    if settings.records is None:
+        return None
+    doc_ids = [r.doc_id if r.doc_id is not None else i for i, r in enumerate(requests)]
+    unit = "doc" if settings.windows.protocol == "document" else "window"
+    return TokenRecords(Path(settings.records), plan, doc_ids, unit, moments)
+
+
+def finished(task, requests, point: Checkpoint, plan, windows: WindowSettings, stats, records=None):
+    """Every request's response, each carrying the run's statistics (and where the records are); the
+    statistics go to the log too."""
     run = stats.as_dict()
+    if records is not None:
+        run["records"] = asdict(records.finish())
     log.info("compression: %s %s", task, run)
-    return responses_for(requests, range(len(requests)), totals, plan, windows, run)
+    return responses_for(requests, range(len(requests)), point, plan, windows, run)
+
+
+def membership_for(plan: ScoringPlan, settings: RequestSettings, plus_plus: bool) -> MembershipCollector | None:
+    """The collector of Min-K% (and, with ``plus_plus``, Min-K%++) values, unless they are off."""
+    return MembershipCollector(plan.scored_tokens, settings.min_k, plus_plus) if settings.min_k else None
 
 
 def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
@@ -62,15 +87,22 @@ def score_task_vllm(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocume
     vllm_scoring.check_lengths(lm, plan, task)
     progress = progress_bar(lm, plan, task, disable_tqdm)
     in_flight = settings.windows_in_flight or vllm_scoring.DEFAULT_WINDOWS_IN_FLIGHT
+    records = records_for(requests, plan, settings, moments=False)
     try:
-        totals, stats = vllm_scoring.score(
-            lm, plan, bos_id=lm.tokenizer.bos_token_id, progress=progress, windows_in_flight=in_flight
+        point, stats = vllm_scoring.score(
+            lm,
+            plan,
+            bos_id=lm.tokenizer.bos_token_id,
+            progress=progress,
+            windows_in_flight=in_flight,
+            membership=membership_for(plan, settings, plus_plus=False),
+            records=records,
         )
     except NonFiniteScore as error:
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
     finally:
         progress.close()
-    return finished(task, requests, totals, plan, windows, stats)
+    return finished(task, requests, point, plan, windows, stats, records)
 
 
 def checkpointing(lm, requests, plan: ScoringPlan, settings: RequestSettings, windows: WindowSettings):
@@ -82,13 +114,14 @@ def checkpointing(lm, requests, plan: ScoringPlan, settings: RequestSettings, wi
     interval = resume.checkpoint_interval()
     if windows.protocol == "paper":
         model = settings.model or identity.model_identity(lm)
-        store = resume.StreamCheckpoints(cache, settings.stream, model, len(plan.jobs), len(requests))
+        buckets = None if plan.context is None else plan.context.tokens.shape[1]
+        store = resume.StreamCheckpoints(cache, settings.stream, model, len(plan.jobs), len(requests), buckets)
         return Checkpointing(store.load(), store.save, interval), store.save
     finished_docs = resume.FinishedDocuments(plan, len(requests))
 
     def save_finished(point: Checkpoint) -> None:
         new = finished_docs.newly_finished(point.done)
-        responses = responses_for(requests, new, point.totals, plan, windows)
+        responses = responses_for(requests, new, point, plan, windows)
         resume.write_cached(lm, [(requests[i].cache_args, r) for i, r in zip(new, responses)])
 
     return Checkpointing(None, save_finished, interval), None
@@ -109,14 +142,17 @@ def score_task(lm, requests, task, disable_tqdm: bool) -> list[ScoredDocument]:
     checkpoints, save_stream = checkpointing(lm, requests, plan, settings, windows)
     progress = progress_bar(lm, plan, task, disable_tqdm)
     try:
-        totals, stats = scorer.score(plan, BatchPolicy(batch_size, batch_size * width, auto), progress, checkpoints)
+        policy = BatchPolicy(batch_size, batch_size * width, auto)
+        membership = membership_for(plan, settings, plus_plus=True)
+        records = records_for(requests, plan, settings, moments=True)
+        point, stats = scorer.score(plan, policy, progress, checkpoints, membership, records)
     except NonFiniteScore as error:
         raise CompressionRequestError(nonfinite_message(task, requests, plan, error)) from None
     finally:
         progress.close()
     if save_stream is not None:
-        save_stream(Checkpoint(totals, np.ones(len(plan.jobs), dtype=bool)))
-    return finished(task, requests, totals, plan, windows, stats)
+        save_stream(point)
+    return finished(task, requests, point, plan, windows, stats, records)
 
 
 def score_requests(lm, requests: list[CompressionRequest], disable_tqdm: bool = False) -> list[ScoredDocument]:

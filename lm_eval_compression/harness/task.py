@@ -9,6 +9,8 @@ the scorer.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +20,11 @@ from lm_eval.api.instance import Instance
 from ..engine.corpus import CorpusError, corpus_sha256
 from ..engine.settings import WindowSettings, WindowSettingsError
 from . import compat, hooks, metrics
+from .context_curve import ContextCurve
 from .dataset import checked_documents
+from .groups import GroupTable, check_group_field
 from .requests import RequestSettings, stream_fingerprint
+from .signals import SignalSummary
 from .task_settings import TaskSettings
 
 hooks.install()
@@ -59,6 +64,9 @@ class CompressionTask(compat.rolling_task_base()):
         self.model_windows: WindowSettings | None = None  # the settings as the model applied them
         self.model_identity: str | None = None  # set by the hooks before requests are built (cache key)
         self.scoring_runs: list[dict] = []
+        self.context_curve = ContextCurve()
+        self.signals = SignalSummary()
+        self.group_table = GroupTable(self.settings.group_by) if self.settings.group_by else None
         self.data_file = None
         super().__init__(config=config, **kwargs)
 
@@ -90,9 +98,12 @@ class CompressionTask(compat.rolling_task_base()):
         else:
             self._load_hub(dataset_kwargs, **kwargs)
         s = self.settings
-        self.dataset[self.config.test_split] = checked_documents(
+        docs = checked_documents(
             self.dataset, self.config.test_split, s.text_field, s.categories, self.config.task, self.corpus_name()
         )
+        if s.group_by:
+            check_group_field(docs, s.group_by, self.config.task, self.corpus_name())
+        self.dataset[self.config.test_split] = docs
 
     def _load_local(self):
         import datasets
@@ -138,21 +149,40 @@ class CompressionTask(compat.rolling_task_base()):
 
     def _request_settings(self, world_size: int) -> RequestSettings:
         windows, facts, model = self.settings.windows, self.corpus_facts, self.model_identity
+        min_k, records = self.settings.min_k, self.records_file(world_size)
         if windows.protocol != "paper":
-            return RequestSettings(windows, self.settings.windows_in_flight, model=model)
+            return RequestSettings(windows, self.settings.windows_in_flight, model=model, min_k=min_k, records=records)
         if world_size > 1:
             raise WindowSettingsError(
                 f"task {self.config.task}: protocol=paper scores one token stream over all documents and "
                 f"cannot be split across {world_size} data-parallel processes; use one process or protocol=document"
             )
         stream = stream_fingerprint(facts.corpus_sha256, windows)
-        return RequestSettings(windows, self.settings.windows_in_flight, stream, facts.documents, model)
+        in_flight = self.settings.windows_in_flight
+        return RequestSettings(windows, in_flight, stream, facts.documents, model, min_k, records)
+
+    def records_file(self, world_size: int) -> str | None:
+        """This task's per-token records file: named by the task and a key of its corpus, window settings and
+        model (when known), so that runs of other settings never share it."""
+        folder = self.settings.token_records
+        if folder is None:
+            return None
+        if world_size > 1:
+            raise WindowSettingsError(
+                f"task {self.config.task}: token_records cannot be written by {world_size} data-parallel "
+                "processes; use one process"
+            )
+        parts = [self.corpus_facts.corpus_sha256, json.dumps(self.settings.windows.as_set()), self.model_identity or ""]
+        key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+        return str(Path(os.path.expanduser(folder)).resolve() / f"{self.config.task}-{key}.parquet")
 
     def construct_requests(self, doc, ctx, **kwargs):
         kwargs.pop("apply_chat_template", None)
         kwargs.pop("chat_template", None)
         doc_id, placement = compat.request_placement(kwargs, self.config.task, self.config.repeats)
-        settings = self.request_settings or RequestSettings(self.settings.windows, self.settings.windows_in_flight)
+        settings = self.request_settings or RequestSettings(
+            self.settings.windows, self.settings.windows_in_flight, min_k=self.settings.min_k
+        )
         position = doc_id if settings.stream is not None else None
         return Instance(
             request_type="loglikelihood_rolling",
@@ -178,6 +208,10 @@ class CompressionTask(compat.rolling_task_base()):
                 f"task {self.config.task}: documents were scored with different settings: "
                 f"{self.model_windows.model_facts()} vs {seen.model_facts()}"
             )
+        self.context_curve.add(resp)
+        self.signals.add(resp)
+        if self.group_table is not None:
+            self.group_table.add(doc, resp)
         return metrics.process_results(doc, results)
 
     def dump_config(self) -> dict:
@@ -185,6 +219,10 @@ class CompressionTask(compat.rolling_task_base()):
         summary = (self.model_windows or self.settings.windows).summary()
         if self.corpus_facts is not None:
             summary.update(vars(self.corpus_facts))
+        summary["context_length"] = self.context_curve.summary(summary["block_size"])
+        summary["membership"] = self.signals.summary()
+        if self.group_table is not None and self.group_table.rows:
+            summary["by_group"] = self.group_table.summary()
         if self.scoring_runs:
             summary["run"] = self.scoring_runs[0] if len(self.scoring_runs) == 1 else self.scoring_runs
         config["compression"] = summary

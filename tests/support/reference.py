@@ -62,3 +62,69 @@ def paper_loglikelihoods(model, encoded_docs: list[list[int]], block: int, strid
         prev_end = end
         begin += stride
     return total, per_doc
+
+
+def document_token_scores(model, tokens: list[int], prefix: int, block: int, stride: int, bos: int | None = None):
+    """Every token of one document as ``(token index, log-probability, context length)``: the windows of
+    :func:`document_loglikelihood`, the context length being the inputs the prediction reads (1-based
+    input position of the predicting token)."""
+    full = [prefix] + tokens
+    out = []
+    a, b = 0, min(block, len(tokens))
+    first = True
+    while a < len(tokens):
+        if first:
+            inputs = full[:b]
+        elif bos is None:
+            inputs = full[b - block : b]
+        else:
+            inputs = [bos] + full[b - block + 1 : b]
+        targets = full[b - len(inputs) + 1 : b + 1]
+        lp = _window_logprobs(model, inputs, targets)
+        for j in range(len(inputs) - (b - a), len(inputs)):
+            out.append((b - len(inputs) + j, float(lp[j]), j + 1))
+        first = False
+        a, b = b, min(b + stride, len(tokens))
+    return out
+
+
+def paper_token_scores(model, encoded_docs: list[list[int]], block: int, stride: int):
+    """Every scored token of the reference stream as ``(document, token index in it, log-probability,
+    context length)``, in stream order."""
+    stream = [t for d in encoded_docs for t in d]
+    where = [(k, i) for k, d in enumerate(encoded_docs) for i in range(len(d))]
+    out = []
+    begin, prev_end = 0, 0
+    for _ in range((len(stream) - (block + 1)) // stride + 1):
+        end = begin + block + 1
+        chunk = stream[begin:end]
+        lp = _window_logprobs(model, chunk[:-1], chunk[1:])
+        for j in range(max(len(chunk) - (end - prev_end), 1), len(chunk)):
+            out.append((*where[begin + j], float(lp[j - 1]), j))
+        prev_end = end
+        begin += stride
+    return out
+
+
+@torch.no_grad()
+def window_moments(model, inputs: list[int], targets: list[int], n_scored: int) -> list[tuple[float, float, float]]:
+    """float64 ``(log p(target), mean of log p under p, its standard deviation)`` of the last ``n_scored``
+    targets of one window."""
+    logp = torch.log_softmax(model(torch.tensor([inputs])).logits[0].double(), dim=-1)
+    out = []
+    for j in range(len(inputs) - n_scored, len(inputs)):
+        p = logp[j].exp()
+        mu = float((p * logp[j]).sum())
+        out.append((float(logp[j, targets[j]]), mu, float((p * (logp[j] - mu) ** 2).sum()) ** 0.5))
+    return out
+
+
+def owned_chars(offsets, n_chars: int) -> list[int]:
+    """Characters per token, one character at a time: a character goes to the first token whose offset end
+    lies beyond it (so a character shared by byte-level tokens goes to the first); what lies beyond every
+    token goes to the last."""
+    counts = [0] * len(offsets)
+    for c in range(n_chars):
+        owner = next((i for i, (_, end) in enumerate(offsets) if end > c), len(offsets) - 1)
+        counts[owner] += 1
+    return counts
