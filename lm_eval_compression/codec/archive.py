@@ -14,7 +14,7 @@ Layout (format 2)::
 
 Every count is checked against what the rest of the file implies before anything is allocated or decoded
 (:func:`unpack`), and any damaged byte fails the checksum, so a damaged file is an error, never a partial
-result.  The header is part of the achieved bits per character: about 70 bytes for a few documents.
+result.  The header is part of the achieved bits per character: about 80 bytes for a few documents.
 """
 
 from __future__ import annotations
