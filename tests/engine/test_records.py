@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from tests.engine.conftest import finished_documents, lm_eval, resume_meta, run_and_kill, windows_checkpointed
 from tests.support.api import evaluate, load_lm, per_doc
 from tests.support.cli import TASKS_DIR
-from tests.support.reference import owned_chars, window_moments
+from tests.support.reference import owned_chars, reference_document_windows, window_moments
 
 BLOCK, STRIDE = 16, 5
 
@@ -26,20 +26,10 @@ def _docs(corpus_dir, name):
 
 def document_rows(model, tokens, prefix, bos):
     """``{token index: (context, log p, mean, std)}`` of one document under the ``document`` windows."""
-    full, out = [prefix] + tokens, {}
-    a, b = 0, min(BLOCK, len(tokens))
-    while a < len(tokens):
-        if a == 0:
-            inputs = full[:b]
-        elif bos is None:
-            inputs = full[b - BLOCK : b]
-        else:
-            inputs = [bos] + full[b - BLOCK + 1 : b]
-        targets = full[b - len(inputs) + 1 : b + 1]
-        values = window_moments(model, inputs, targets, b - a)
-        for j, v in zip(range(len(inputs) - (b - a), len(inputs)), values):
-            out[b - len(inputs) + j] = (j + 1, *v)
-        a, b = b, min(b + STRIDE, len(tokens))
+    out = {}
+    for inputs, targets, n, offset in reference_document_windows(tokens, prefix, BLOCK, STRIDE, bos):
+        for j, v in zip(range(len(inputs) - n, len(inputs)), window_moments(model, inputs, targets, n)):
+            out[offset + j] = (j + 1, *v)
     return out
 
 

@@ -12,31 +12,44 @@ def _window_logprobs(model, inputs: list[int], targets: list[int]) -> torch.Tens
     return F.log_softmax(logits, dim=-1).gather(1, torch.tensor(targets)[:, None]).squeeze(1).double()
 
 
+def reference_document_windows(tokens: list[int], prefix: int, block: int, stride: int, bos: int | None = None):
+    """The windows that score every token once, as ``(inputs, targets, n_scored, offset)``: the first
+    ``block`` tokens from the prefix, then spans of ``stride`` tokens, each read with the ``block`` inputs
+    ending right before its last token (or, with ``bos``, that BOS followed by the last ``block - 1`` of
+    those inputs); only the last ``n_scored`` targets count, and target ``j`` is token ``offset + j``."""
+    full = [prefix] + tokens
+    a, b = 0, min(block, len(tokens))
+    while a < len(tokens):
+        if a == 0:
+            inputs = full[:b]
+        elif bos is None:
+            inputs = full[b - block : b]
+        else:
+            inputs = [bos] + full[b - block + 1 : b]
+        yield inputs, full[b - len(inputs) + 1 : b + 1], b - a, b - len(inputs)
+        a, b = b, min(b + stride, len(tokens))
+
+
 def document_loglikelihood(
     model, tokens: list[int], prefix: int, block: int, stride: int, bos: int | None = None
 ) -> float:
-    """Score every token once: the first ``block`` tokens from the prefix, then spans of ``stride``
-    tokens, each read with the ``block`` inputs ending right before its last token (or, with ``bos``,
-    that BOS followed by the last ``block - 1`` of those inputs)."""
-    full = [prefix] + tokens
-    total = 0.0
-    spans = [(0, min(block, len(tokens)))]
-    while spans[-1][1] < len(tokens):
-        a = spans[-1][1]
-        spans.append((a, min(a + stride, len(tokens))))
-    for i, (a, b) in enumerate(spans):
-        if i == 0:
-            inputs = full[:b]
-            targets = tokens[:b]
-        elif bos is None:
-            inputs = full[b - block : b]
-            targets = full[b - block + 1 : b + 1]
-        else:
-            inputs = [bos] + full[b - block + 1 : b]
-            targets = full[b - block + 1 : b + 1]
-        lp = _window_logprobs(model, inputs, targets)
-        total += float(lp[-(b - a) :].sum())
-    return total
+    """The document's log-likelihood under :func:`reference_document_windows`."""
+    return sum(
+        float(_window_logprobs(model, inputs, targets)[-n:].sum())
+        for inputs, targets, n, _ in reference_document_windows(tokens, prefix, block, stride, bos)
+    )
+
+
+def reference_paper_windows(n_tokens: int, block: int, stride: int):
+    """The reference windows over a stream of ``n_tokens``, as ``(begin, end, first)``: the chunk
+    ``stream[begin:end]`` of ``block + 1`` tokens, predicting ``chunk[j]`` for ``j >= first`` (the first
+    window all of them, later ones their last ``stride``)."""
+    begin, prev_end = 0, 0
+    for _ in range((n_tokens - (block + 1)) // stride + 1):
+        end = begin + block + 1
+        yield begin, end, max(prev_end - begin, 1)
+        prev_end = end
+        begin += stride
 
 
 def paper_loglikelihoods(model, encoded_docs: list[list[int]], block: int, stride: int) -> tuple[float, list[float]]:
@@ -47,44 +60,24 @@ def paper_loglikelihoods(model, encoded_docs: list[list[int]], block: int, strid
     owner = [k for k, d in enumerate(encoded_docs) for _ in d]
     per_doc = [0.0] * len(encoded_docs)
     total = 0.0
-    begin, prev_end = 0, 0
-    n_windows = (len(stream) - (block + 1)) // stride + 1
-    for _ in range(n_windows):
-        end = begin + block + 1
-        trg_len = end - prev_end
+    for begin, end, first in reference_paper_windows(len(stream), block, stride):
         chunk = stream[begin:end]
         lp = _window_logprobs(model, chunk[:-1], chunk[1:])
-        first_scored = len(chunk) - trg_len  # index into chunk of the first scored token (>= 1)
-        for j in range(max(first_scored, 1), len(chunk)):
+        for j in range(first, len(chunk)):
             value = float(lp[j - 1])
             per_doc[owner[begin + j]] += value
             total += value
-        prev_end = end
-        begin += stride
     return total, per_doc
 
 
 def document_token_scores(model, tokens: list[int], prefix: int, block: int, stride: int, bos: int | None = None):
-    """Every token of one document as ``(token index, log-probability, context length)``: the windows of
-    :func:`document_loglikelihood`, the context length being the inputs the prediction reads (1-based
-    input position of the predicting token)."""
-    full = [prefix] + tokens
+    """Every token of one document as ``(token index, log-probability, context length)`` under
+    :func:`reference_document_windows`, the context length being the inputs the prediction reads (1-based input
+    position of the predicting token)."""
     out = []
-    a, b = 0, min(block, len(tokens))
-    first = True
-    while a < len(tokens):
-        if first:
-            inputs = full[:b]
-        elif bos is None:
-            inputs = full[b - block : b]
-        else:
-            inputs = [bos] + full[b - block + 1 : b]
-        targets = full[b - len(inputs) + 1 : b + 1]
+    for inputs, targets, n, offset in reference_document_windows(tokens, prefix, block, stride, bos):
         lp = _window_logprobs(model, inputs, targets)
-        for j in range(len(inputs) - (b - a), len(inputs)):
-            out.append((b - len(inputs) + j, float(lp[j]), j + 1))
-        first = False
-        a, b = b, min(b + stride, len(tokens))
+        out += [(offset + j, float(lp[j]), j + 1) for j in range(len(inputs) - n, len(inputs))]
     return out
 
 
@@ -94,15 +87,10 @@ def paper_token_scores(model, encoded_docs: list[list[int]], block: int, stride:
     stream = [t for d in encoded_docs for t in d]
     where = [(k, i) for k, d in enumerate(encoded_docs) for i in range(len(d))]
     out = []
-    begin, prev_end = 0, 0
-    for _ in range((len(stream) - (block + 1)) // stride + 1):
-        end = begin + block + 1
+    for begin, end, first in reference_paper_windows(len(stream), block, stride):
         chunk = stream[begin:end]
         lp = _window_logprobs(model, chunk[:-1], chunk[1:])
-        for j in range(max(len(chunk) - (end - prev_end), 1), len(chunk)):
-            out.append((*where[begin + j], float(lp[j - 1]), j))
-        prev_end = end
-        begin += stride
+        out += [(*where[begin + j], float(lp[j - 1]), j) for j in range(first, len(chunk))]
     return out
 
 
