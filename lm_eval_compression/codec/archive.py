@@ -34,6 +34,12 @@ MAX_BLOCK = 1 << 24
 MAX_NAME = 256  # bytes of the text field name and of each machine string
 
 
+def max_document_tokens(chars: int) -> int:
+    """The most tokens a file may hold for ``chars`` characters: a token stands for at least one UTF-8 byte
+    of its document (at most 4 per character), or is the one leading space marker a tokenizer may add."""
+    return 4 * chars + 1
+
+
 class ArchiveError(ValueError):
     """A compressed file is unreadable or does not match the decoder; the message says which and why."""
 
@@ -209,10 +215,8 @@ def unpack(data: bytes, where: str) -> tuple[Header, np.ndarray]:
         r.checked("document count of a text file", n_docs, 1, 1)
     chars = r.varint("character count", 0, 1 << 48)
     payload_words = r.varint("payload word count", 0, (len(data) - r.pos) // 4)
-    # a token stands for at least one UTF-8 byte of its document, or is the one leading space marker a
-    # tokenizer may add per document
-    tokens = tuple(r.varint(f"token count of document {d}", 0, 4 * chars + 1) for d in range(n_docs))
-    r.checked("total token count", sum(tokens), 0, 4 * chars + n_docs)
+    tokens = tuple(r.varint(f"token count of document {d}", 0, max_document_tokens(chars)) for d in range(n_docs))
+    r.checked("total token count", sum(tokens), 0, max_document_tokens(chars) - 1 + n_docs)
     field = None if kind == 0 else ("content" if kind == 1 else r.string("text field name"))
     machine = Machine(threads, *(r.string(name) for name in ("device", "torch version", "transformers", "CPU")))
     probe, corpus = r.bytes(4).hex(), r.bytes(8).hex()

@@ -124,7 +124,7 @@ def _tokens(lm, corpus: Corpus) -> list[list[int]]:
                 f"character {at} on: {text[at : at + 20]!r} became {back[at : at + 20]!r}); "
                 "it cannot be stored losslessly"
             )
-        if len(ids) > 4 * len(text) + 1:
+        if len(ids) > archive.max_document_tokens(len(text)):
             raise CorpusError(f"{label}: {len(ids)} tokens for {len(text)} characters, more than a file can hold")
     return encoded
 
