@@ -20,6 +20,10 @@ COMMANDS = {
         "lm_eval_compression.report.leaderboard_command",
         "bpc per corpus and mean for every model in results files",
     ),
+    "compare": (
+        "lm_eval_compression.compare.command",
+        "two runs on the same documents: paired bpc differences, where they differ, an HTML page",
+    ),
     "collect": ("lm_eval_compression.collect", "build fresh corpora (python, arxiv_math, cc) as JSON lines"),
     "demo": ("lm_eval_compression.demo", "run the compression group on SmolLM2-135M-Instruct and the shipped sample"),
     "compress": (

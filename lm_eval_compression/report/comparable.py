@@ -46,6 +46,12 @@ def recorded_settings(results_file: ResultsFile, task: str) -> dict:
     for key in WINDOW_SETTINGS:
         value = effective.get(key, metadata.get(key))
         settings[key] = None if value is None else _normalised(value)
+    # window BOS as the user set it: ``auto`` resolves per tokenizer, so models with different tokenizers
+    # may differ in its effective value under the same settings (older files record only the effective one)
+    setting = effective.get("window_bos_setting")
+    if setting is not None:
+        settings["window_bos"] = _normalised(setting)
+        settings["window_bos_effective"] = effective.get("window_bos")
     missing = [key for key in REQUIRED_SETTINGS if settings[key] is None]
     if missing:
         raise NotComparableError(

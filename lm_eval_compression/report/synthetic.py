@@ -25,7 +25,13 @@ CORPORA = {  # task -> (dataset name, documents)
     "compression_python": ("python", 80),
     "compression_arxiv_math": ("arxiv_math", 60),
 }
-DEFAULT_SETTINGS = {"block_size": 1024, "stride": 512, "protocol": "document", "window_bos": True}
+DEFAULT_SETTINGS = {
+    "block_size": 1024,
+    "stride": 512,
+    "protocol": "document",
+    "window_bos_setting": "auto",
+    "window_bos": True,
+}
 # benchmark metric -> (task, metric key); keys as the harness writes them
 BENCHMARKS = {
     "hellaswag/acc_norm": ("hellaswag", "acc_norm,none"),

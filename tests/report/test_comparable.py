@@ -19,13 +19,25 @@ def test_prefix_tokens_may_differ_and_metadata_fallback(suite, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "setting,value", [("stride", 256), ("protocol", "chunked"), ("block_size", 2048), ("window_bos", False)]
+    "setting,value,shown",
+    [
+        ("stride", 256, "stride"),
+        ("protocol", "chunked", "protocol"),
+        ("block_size", 2048, "block_size"),
+        ("window_bos_setting", False, "window_bos"),
+    ],
 )
-def test_refuses_different_window_setting(suite, tmp_path, setting, value):
+def test_refuses_different_window_setting(suite, tmp_path, setting, value, shown):
     path = odd_file(tmp_path, settings={"compression_cc": {setting: value}})
     message = refusal([suite["root"], path])
-    assert str(path) in message and repr(setting) in message and "compression_cc" in message
-    assert f"{setting}={value!r}" in message or f"{setting}={value}" in message
+    assert str(path) in message and repr(shown) in message and "compression_cc" in message
+    assert f"{shown}={value!r}" in message or f"{shown}={value}" in message
+
+
+def test_window_bos_auto_resolving_differently_per_tokenizer_is_comparable(suite, tmp_path):
+    """Two models run with the same ``window_bos: auto``: one tokenizer adds BOS (on), one does not (off)."""
+    path = odd_file(tmp_path, settings={task: {"window_bos": False} for task in fx.CORPORA})
+    assert len(correlate([suite["root"], path], Area.parse(AREA_ARGS[0]))[0].rows) == 9
 
 
 def test_refuses_different_setting_from_metadata_only(suite, tmp_path):

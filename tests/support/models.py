@@ -7,7 +7,7 @@ from pathlib import Path
 from .corpora import TRAIN_TEXT, sample_docs
 
 
-def make_tokenizer(path: Path, add_bos: bool):
+def make_tokenizer(path: Path, add_bos: bool, vocab_size: int = 400):
     """A byte-level BPE tokenizer trained here; with ``add_bos`` it prepends <s> by default."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
@@ -16,7 +16,7 @@ def make_tokenizer(path: Path, add_bos: bool):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400,
+        vocab_size=vocab_size,
         special_tokens=["<|endoftext|>", "<s>", "</s>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
@@ -30,14 +30,14 @@ def make_tokenizer(path: Path, add_bos: bool):
     return fast
 
 
-def make_tiny_model(path, add_bos: bool = False, max_positions: int = 256, seed: int = 0) -> str:
+def make_tiny_model(path, add_bos: bool = False, max_positions: int = 256, seed: int = 0, vocab_size: int = 400) -> str:
     """Save a tiny random Llama-style causal LM and tokenizer under ``path``; return the folder."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    tok = make_tokenizer(path, add_bos)
+    tok = make_tokenizer(path, add_bos, vocab_size)
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tok),
