@@ -11,9 +11,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from tests.engine.conftest import finished_documents, lm_eval, resume_meta, run_and_kill, windows_checkpointed
 from tests.support.api import evaluate, load_lm, per_doc
-from tests.support.cli import TASKS_DIR
 from tests.support.reference import owned_chars, reference_document_windows, window_moments
 
 BLOCK, STRIDE = 16, 5
@@ -121,15 +119,6 @@ def test_paper_records_equal_an_independent_computation(tiny_models, corpus_dir,
     check_sums(table, per_doc(res, "compression_cc"))
 
 
-def records_cmd(model, corpus, out, records, cache, protocol="document"):
-    meta = {**resume_meta(corpus, protocol), "token_records": str(records)}
-    return [
-        *("--model", "hf", "--model_args", f"pretrained={model},dtype=float32", "--tasks", "compression_cc"),
-        *("--include_path", str(TASKS_DIR), "--device", "cpu", "--log_samples", "--output_path", str(out)),
-        *("--metadata", json.dumps(meta), "--use_cache", str(cache)),
-    ]
-
-
 def rows_of(folder: Path) -> set:
     (path,) = folder.glob("*.parquet")
     table = pq.read_table(path).drop_columns(["window"])  # the window index is the run's own
@@ -137,26 +126,12 @@ def rows_of(folder: Path) -> set:
 
 
 @pytest.mark.parametrize("protocol", ["document", "paper"])
-def test_killed_and_resumed_run_has_the_records_of_an_uninterrupted_one(tiny_models, long_corpus, tmp_path, protocol):
+def test_killed_and_resumed_run_has_the_records_of_an_uninterrupted_one(request, protocol):
     """Killed once five documents are cached (document) or 100 windows checkpointed (paper), run again to the
-    end: the rows equal those of an uninterrupted run."""
-    model = tiny_models["plain"]
-    cache = tmp_path / "cache" / "c"
-    cache.parent.mkdir()
-
-    def ready():
-        if protocol == "document":
-            return finished_documents(Path(f"{cache}_rank0.db")) >= 5
-        return windows_checkpointed(cache.parent) >= 100
-
-    args = (model, long_corpus)
-    run_and_kill(records_cmd(*args, tmp_path / "killed", tmp_path / "records", cache, protocol), ready, tmp_path)
-    assert list((tmp_path / "records").glob("*.parts/*.parquet")), "the killed run left no parts"
-    again = lm_eval(records_cmd(*args, tmp_path / "again", tmp_path / "records", cache, protocol), tmp_path)
-    assert again.returncode == 0, again.stderr[-3000:]
-    full = lm_eval(records_cmd(*args, tmp_path / "full", tmp_path / "full_records", tmp_path / "d", protocol), tmp_path)
-    assert full.returncode == 0, full.stderr[-3000:]
-    resumed, uninterrupted = rows_of(tmp_path / "records"), rows_of(tmp_path / "full_records")
+    end: the rows equal those of an uninterrupted run. The runs are the shared ``<protocol>_resume`` fixture."""
+    runs = request.getfixturevalue(f"{protocol}_resume")
+    assert runs["killed_parts"], "the killed run left no parts"
+    resumed, uninterrupted = rows_of(runs["records"]["again"]), rows_of(runs["records"]["full"])
     assert resumed == uninterrupted and len(resumed) > 1000
 
 

@@ -1,6 +1,7 @@
 """A killed run resumes where it stopped (both protocols), and checkpoints of other runs are never used.
 
-The kill-and-rerun sequences are the ``document_resume`` and ``paper_resume`` fixtures (conftest.py).
+The kill-and-rerun sequences are the ``document_resume`` and ``paper_resume`` fixtures (conftest.py, with
+tests/support/resume.py), shared with the records, context-length and membership tests of resumed runs.
 """
 
 import math
