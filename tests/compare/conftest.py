@@ -50,8 +50,8 @@ def lm_eval_run(model: str, data: Path, cwd: Path, tasks: str, **metadata) -> Pa
 
 @pytest.fixture(scope="session")
 def compare_runs(tiny_models, tmp_path_factory):
-    """``{"document": (run A, run B), "paper": (run A, run B), "data": folder}``: A is the tiny BOS model
-    (vocabulary 400), B a model whose tokenizer has a vocabulary of 300 and no BOS."""
+    """``{"document": (run A, run B) output folders, "paper": (results A, results B) in process, ...}``:
+    A is the tiny BOS model (vocabulary 400), B a model whose tokenizer has a vocabulary of 300 and no BOS."""
     root = tmp_path_factory.mktemp("compare_runs")
     data = write_corpus(root / "data")
     other = make_tiny_model(root / "vocab300", vocab_size=300, seed=2)
@@ -60,10 +60,16 @@ def compare_runs(tiny_models, tmp_path_factory):
     runs["document"] = tuple(
         lm_eval_run(models[k], data, root / f"document_{k}", "compression", group_by="meta.kind") for k in "ab"
     )
-    runs["paper"] = tuple(
-        lm_eval_run(models[k], data, root / f"paper_{k}", "compression_python", protocol="paper") for k in "ab"
-    )
+    runs["paper"] = tuple(paper_run(models[k], data, root / f"paper_{k}") for k in "ab")
     return runs
+
+
+def paper_run(model: str, data: Path, folder: Path) -> dict:
+    """``compression_python`` in the ``paper`` protocol, in process (windows cross documents here)."""
+    from tests.support.api import evaluate, load_lm
+
+    settings = {"data_dir": str(data), "token_records": str(folder), "protocol": "paper", **WINDOWS}
+    return evaluate(load_lm(model), ["compression_python"], settings)
 
 
 @pytest.fixture(scope="session")
