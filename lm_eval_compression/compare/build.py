@@ -34,6 +34,11 @@ def model_entry(run: Run) -> dict:
     return {"label": run.label, "model": run.model_name, "folder": str(run.folder)}
 
 
+def effective_window_bos(run: TaskRun):
+    """Whether the run put BOS at the start of its windows (what ``auto`` resolved to for its tokenizer)."""
+    return run.settings.get("window_bos_effective", run.settings.get("window_bos"))
+
+
 def documents_table(ta: TaskRun, tb: TaskRun) -> list[dict]:
     da, db = ta.documents, tb.documents
     rows = []
@@ -97,7 +102,7 @@ def compare_task(task: str, a: Run, b: Run, settings: CompareSettings) -> dict:
     rows = documents_table(ta, tb)
     entry = {
         "settings": {k: ta.settings.get(k) for k in ("block_size", "stride", "protocol", "window_bos_setting")},
-        "window_bos": {"a": ta.settings.get("window_bos"), "b": tb.settings.get("window_bos")},
+        "window_bos": {"a": effective_window_bos(ta), "b": effective_window_bos(tb)},
         "corpus": ta.settings.get("corpus"),
         "corpus_sha256": ta.settings.get("corpus_sha256"),
         "paired": paired(d.bits, tb.documents.bits, d.chars).as_dict(),

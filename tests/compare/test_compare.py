@@ -78,6 +78,8 @@ def test_subdomain_tables_equal_an_independent_computation(compare_runs, compare
     for task in TASKS:
         entry = compared["json"]["tasks"][task]
         assert entry["group_by"] == "meta.kind"
+        assert entry["settings"]["window_bos_setting"] == "auto"
+        assert entry["window_bos"] == {"a": True, "b": False}  # A's tokenizer adds BOS, B's does not
         kinds = np.array([r["doc"]["meta"]["kind"] for r in samples(a, task)])
         bits_a, chars = per_doc_bits(a, task)
         bits_b, _ = per_doc_bits(b, task)
