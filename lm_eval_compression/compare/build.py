@@ -15,7 +15,7 @@ import numpy as np
 from .characters import per_character
 from .checks import check_pair, common_tasks
 from .lines import coloured, top_lines
-from .paired import mean_of, paired
+from .paired import Paired, mean_of, paired
 from .runs import Run, TaskRun
 
 
@@ -32,6 +32,12 @@ class CompareSettings:
 
 def model_entry(run: Run) -> dict:
     return {"label": run.label, "model": run.model_name, "folder": str(run.folder)}
+
+
+def window_settings(run: TaskRun) -> dict:
+    """The window settings both runs share (the window BOS as set, not as resolved)."""
+    shared = {key: run.settings[key] for key in ("block_size", "stride", "protocol")}
+    return {**shared, "window_bos_setting": run.settings["window_bos"]}
 
 
 def effective_window_bos(run: TaskRun):
@@ -96,16 +102,17 @@ def character_check(bits: dict, documents) -> float:
     return float(max(gaps, default=0.0))
 
 
-def compare_task(task: str, a: Run, b: Run, settings: CompareSettings) -> dict:
+def compare_task(task: str, a: Run, b: Run, settings: CompareSettings, part: Paired) -> dict:
+    """One task's entry; ``part`` is its paired comparison."""
     ta, tb = a.tasks[task], b.tasks[task]
     d = ta.documents
     rows = documents_table(ta, tb)
     entry = {
-        "settings": {k: ta.settings.get(k) for k in ("block_size", "stride", "protocol", "window_bos_setting")},
+        "settings": window_settings(ta),
         "window_bos": {"a": effective_window_bos(ta), "b": effective_window_bos(tb)},
         "corpus": ta.settings.get("corpus"),
         "corpus_sha256": ta.settings.get("corpus_sha256"),
-        "paired": paired(d.bits, tb.documents.bits, d.chars).as_dict(),
+        "paired": part.as_dict(),
         "documents": rows,
         "top_documents": top_documents(rows, settings.top),
         "context": {"a": ta.context, "b": tb.context},
@@ -139,8 +146,8 @@ def compare(a: Run, b: Run, settings: CompareSettings = CompareSettings()) -> di
             "top_lines": "ranked by the bits one model spends more than the other on the line",
         },
     }
-    entries = {task: compare_task(task, a, b, settings) for task in tasks}
+    parts = {t: paired(a.tasks[t].documents.bits, b.tasks[t].documents.bits, a.tasks[t].documents.chars) for t in tasks}
+    entries = {task: compare_task(task, a, b, settings, parts[task]) for task in tasks}
     out["tasks"], out["colour"] = coloured(entries, settings.levels)
-    parts = [paired(a.tasks[t].documents.bits, b.tasks[t].documents.bits, a.tasks[t].documents.chars) for t in tasks]
-    out["mean"] = mean_of(parts).as_dict() if len(parts) > 1 else None
+    out["mean"] = mean_of(list(parts.values())).as_dict() if len(parts) > 1 else None
     return out

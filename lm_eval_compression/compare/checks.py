@@ -1,8 +1,9 @@
 """Refusing two runs that ``compare`` cannot pair: other window settings, another corpus, other documents.
 
 A paired difference means something only when both models read the same documents with the same
-windows.  The window BOS is compared as the setting the user gave (``auto`` resolves per tokenizer, so two
-models with different tokenizers may differ in its effective value and still be compared).
+windows.  The settings are those :func:`..report.comparable.recorded_settings` reads, where the window BOS is
+the setting the user gave (``auto`` resolves per tokenizer, so two models with different tokenizers may
+differ in its effective value and still be compared).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 from ..report.results import NotComparableError
 from .runs import Run, TaskRun
 
-WINDOW_KEYS = ("block_size", "stride", "protocol", "window_bos_setting")
+WINDOW_KEYS = ("block_size", "stride", "protocol", "window_bos")
 
 
 def common_tasks(a: Run, b: Run) -> list[str]:

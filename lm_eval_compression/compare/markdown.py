@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 
-def _n(value, template: str) -> str:
+def shown(value, template: str) -> str:
+    """``value`` formatted by ``template``, or ``n/a`` for a missing or non-finite number."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     return template.format(value)
@@ -13,10 +14,10 @@ def _n(value, template: str) -> str:
 
 def row(name: str, p: dict) -> str:
     return (
-        f"| {name} | {p['documents']} | {_n(p['bpc_a'], '{:.4f}')} | {_n(p['bpc_b'], '{:.4f}')} "
-        f"| {_n(p['difference'], '{:+.4f}')} ± {_n(p['stderr'], '{:.4f}')} "
-        f"| [{_n(p['low'], '{:+.4f}')}, {_n(p['high'], '{:+.4f}')}] | {_n(p['unpaired_stderr'], '{:.4f}')} "
-        f"| {_n(p['error_ratio'], '{:.1f}')} | {_n(p['a_better'], '{:.0%}')} |"
+        f"| {name} | {p['documents']} | {shown(p['bpc_a'], '{:.4f}')} | {shown(p['bpc_b'], '{:.4f}')} "
+        f"| {shown(p['difference'], '{:+.4f}')} ± {shown(p['stderr'], '{:.4f}')} "
+        f"| [{shown(p['low'], '{:+.4f}')}, {shown(p['high'], '{:+.4f}')}] | {shown(p['unpaired_stderr'], '{:.4f}')} "
+        f"| {shown(p['error_ratio'], '{:.1f}')} | {shown(p['a_better'], '{:.0%}')} |"
     )
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from pathlib import Path
+
+from .markdown import shown
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
@@ -37,12 +38,6 @@ SUMMARY = (
 )
 
 
-def number(template: str, value) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return template.format(value)
-
-
 def colour(level: int, levels: int) -> str:
     """White at 0; towards red where A spends more bits, towards blue where B does."""
     share = abs(level) / levels
@@ -58,7 +53,7 @@ def summary_table(comparison: dict) -> str:
     body = []
     for name, values in rows:
         cells = "".join(
-            f'<td data-key="{html.escape(name)}.{key}">{number(template, values[key])}</td>'
+            f'<td data-key="{html.escape(name)}.{key}">{shown(values[key], template)}</td>'
             for key, _, template in SUMMARY
         )
         body.append(f"<tr><td>{html.escape(name)}</td>{cells}</tr>")
@@ -74,7 +69,7 @@ def group_tables(comparison: dict) -> str:
         head += "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in SUMMARY) + "</tr>"
         rows = "".join(
             f"<tr><td>{html.escape(value)}</td>"
-            + "".join(f"<td>{number(template, values[key])}</td>" for key, _, template in SUMMARY)
+            + "".join(f"<td>{shown(values[key], template)}</td>" for key, _, template in SUMMARY)
             + "</tr>"
             for value, values in entry["groups"].items()
         )

@@ -84,8 +84,8 @@ def response(sample: dict) -> dict:
     return ast.literal_eval(value) if isinstance(value, str) else value
 
 
-def read_documents(path: Path, text_field: str) -> tuple[Documents, list[dict]]:
-    """The documents of one samples file, sorted by ``doc_id``, and their responses."""
+def read_documents(path: Path, text_field: str) -> Documents:
+    """The documents of one samples file, sorted by ``doc_id``."""
     rows = []
     with open(path, encoding="utf-8") as lines:
         for n, line in enumerate(lines, 1):
@@ -95,14 +95,13 @@ def read_documents(path: Path, text_field: str) -> tuple[Documents, list[dict]]:
             except (ValueError, KeyError, IndexError, TypeError, SyntaxError) as err:
                 raise ResultsError(f"{path} line {n} is not a compression sample: {err!r}") from err
     rows.sort(key=lambda row: row[0])
-    documents = Documents(
+    return Documents(
         ids=np.array([r[0] for r in rows], dtype=np.int64),
         docs=[doc for _, doc, _ in rows],
         texts=[str(doc.get(text_field, "")) for _, doc, _ in rows],
         nats=np.array([-float(r[2]["loglikelihood"]) for r in rows]),
         chars=np.array([int(r[2]["chars"]) for r in rows], dtype=np.int64),
     )
-    return documents, [r[2] for r in rows]
 
 
 def records_path(config: dict, folder: Path, task: str) -> Path | None:
@@ -118,16 +117,12 @@ def records_path(config: dict, folder: Path, task: str) -> Path | None:
 def read_task(results: ResultsFile, task: str, folder: Path) -> TaskRun:
     config = (results.data.get("configs") or {}).get(task) or {}
     metadata = config.get("metadata") or {}
-    block = config.get("compression") or {}
-    settings = recorded_settings(results, task)
-    settings["window_bos_setting"] = block.get("window_bos_setting", metadata.get("window_bos", "auto"))
-    group_by = metadata.get("group_by") or None
     samples = samples_file(results, task)
-    documents, _ = read_documents(samples, str(metadata.get("text_field") or "content"))
-    context = (block.get("context_length") or {}).get("buckets")
-    return TaskRun(
-        task, results.path, samples, settings, documents, context, records_path(config, folder, task), group_by
-    )
+    documents = read_documents(samples, str(metadata.get("text_field") or "content"))
+    context = ((config.get("compression") or {}).get("context_length") or {}).get("buckets")
+    records = records_path(config, folder, task)
+    settings = recorded_settings(results, task)
+    return TaskRun(task, results.path, samples, settings, documents, context, records, metadata.get("group_by") or None)
 
 
 def load_run(folder: str | Path, label_: str | None = None) -> Run:

@@ -56,12 +56,12 @@ def compare_runs(tiny_models, tmp_path_factory):
     data = write_corpus(root / "data")
     other = make_tiny_model(root / "vocab300", vocab_size=300, seed=2)
     models = {"a": tiny_models["bos"], "b": other}
-    runs = {"data": data, "models": models}
-    runs["document"] = tuple(
-        lm_eval_run(models[k], data, root / f"document_{k}", "compression", group_by="meta.kind") for k in "ab"
-    )
-    runs["paper"] = tuple(paper_run(models[k], data, root / f"paper_{k}") for k in "ab")
-    return runs
+    return {
+        "document": tuple(
+            lm_eval_run(models[k], data, root / f"document_{k}", "compression", group_by="meta.kind") for k in "ab"
+        ),
+        "paper": tuple(paper_run(models[k], data, root / f"paper_{k}") for k in "ab"),
+    }
 
 
 def paper_run(model: str, data: Path, folder: Path) -> dict:

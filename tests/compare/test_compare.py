@@ -204,7 +204,7 @@ def change_a_text(data, folder):
     [
         (set_block("stride", 8), "compression_python has window setting stride 16 in"),
         (set_block("protocol", "paper"), "window setting protocol 'document'"),
-        (set_block("window_bos_setting", True), "window setting window_bos_setting 'auto'"),
+        (set_block("window_bos_setting", True), "window setting window_bos 'auto'"),
         (set_block("corpus_sha256", "0" * 64), "corpus hash (corpus_sha256)"),
         (drop_a_document, "compression_cc scored other documents: 6 in"),
         (change_a_text, "has another text in"),
