@@ -18,6 +18,11 @@ NEXT := $(NEXT_VENV)/.lm-eval-compression-next
 NEXT_TESTS := -m versions tests/harness tests/engine
 # Every run lists its slowest tests.
 DURATIONS ?= --durations=20
+# The suites run on two pytest-xdist workers: every test runs one thread (tests/conftest.py), so a second core
+# would otherwise idle. Tests that share a file or an expensive fixture stay on one worker (--dist loadgroup).
+# PYTEST_WORKERS=0 runs a suite in one process.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 
 .PHONY: env env-next env-vllm test test-main test-next test-vllm test-full lint demo clean-env
 
@@ -57,7 +62,7 @@ test: $(FULL) $(NEXT)
 		exit $$rc
 
 test-main: $(FULL)
-	$(PY) -m pytest -q -ra $(DURATIONS)
+	$(PY) -m pytest -q -ra $(DURATIONS) $(XDIST)
 
 # Lint and formatting check (ruff, configured in pyproject.toml).
 lint: $(FULL)
@@ -65,7 +70,7 @@ lint: $(FULL)
 	$(PY) -m ruff format --check .
 
 test-next: $(NEXT)
-	$(NEXT_PY) -m pytest -q -ra $(DURATIONS) $(NEXT_TESTS)
+	$(NEXT_PY) -m pytest -q -ra $(DURATIONS) $(XDIST) $(NEXT_TESTS)
 
 demo: $(CORE)
 	@$(PY) -m lm_eval_compression demo

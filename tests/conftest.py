@@ -27,8 +27,16 @@ def pytest_addoption(parser):
     parser.addoption("--full", action="store_true", default=False, help=FULL_HELP)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Without ``--full``, tests marked ``full`` are deselected (counted as such in the summary), not skipped."""
+    """Without ``--full``, tests marked ``full`` are deselected (counted as such in the summary), not skipped.
+
+    Under pytest-xdist (``make test``: two workers, ``--dist loadgroup``) the tests of one file run on one worker,
+    so that module fixtures are built once; files that share an expensive session fixture (the kill-and-resume
+    runs, SmolLM2, the ``lm_eval`` runs) carry one ``xdist_group`` mark, named after it, for the same reason."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     if config.getoption("--full"):
         return
     deselected = [item for item in items if item.get_closest_marker("full")]

@@ -20,6 +20,8 @@ from lm_eval_compression.codec import commands as compress
 from tests.codec.test_compress import BLOCK, DOCS, HEADER, STRIDE, recrc
 from tests.support.cli import REPO, offline_env
 
+pytestmark = pytest.mark.xdist_group("smollm2")
+
 WORDS = np.arange(5, dtype=np.uint32) * 1_000_000_007
 
 
@@ -156,7 +158,7 @@ def test_another_thread_count_is_named_before_decoding(smollm2, monkeypatch):
     try:
         torch.set_num_threads(2)
         settings = compress.resolve_windows(lm, 48, 16, "auto")
-        corpus = compress.Corpus("jsonl", [DOCS[4][:120], DOCS[5][:80]], ["a", "b"], "content")
+        corpus = compress.Corpus("jsonl", [DOCS[4][:48], DOCS[5][:32]], ["a", "b"], "content")
         data, header, _ = compress.compress_corpus(lm, model_args, corpus, settings, lanes=2)
         assert header.machine.threads == 2
         back, _ = compress.decompress_corpus(lm, data, "two.lmz")
