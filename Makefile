@@ -19,10 +19,10 @@ NEXT_TESTS := -m versions tests/harness tests/engine
 # Every run lists its slowest tests.
 DURATIONS ?= --durations=20
 # The suites run on two pytest-xdist workers: every test runs one thread (tests/conftest.py), so a second core
-# would otherwise idle. Tests that share a file or an expensive fixture stay on one worker (--dist loadgroup).
+# would otherwise idle. Tests that share a file or an expensive fixture stay on one worker (tests/conftest.py).
 # PYTEST_WORKERS=0 runs a suite in one process.
 PYTEST_WORKERS ?= 2
-XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+XDIST := -n $(PYTEST_WORKERS)
 
 .PHONY: env env-next env-vllm test test-main test-next test-vllm test-full lint demo clean-env
 

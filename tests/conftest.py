@@ -27,22 +27,45 @@ def pytest_addoption(parser):
     parser.addoption("--full", action="store_true", default=False, help=FULL_HELP)
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Without ``--full``, tests marked ``full`` are deselected (counted as such in the summary), not skipped.
-
-    Under pytest-xdist (``make test``: two workers, ``--dist loadgroup``) the tests of one file run on one worker,
-    so that module fixtures are built once; files that share an expensive session fixture (the kill-and-resume
-    runs, SmolLM2, the ``lm_eval`` runs) carry one ``xdist_group`` mark, named after it, for the same reason."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    """Without ``--full``, tests marked ``full`` are deselected (counted as such in the summary), not skipped."""
     if config.getoption("--full"):
         return
     deselected = [item for item in items if item.get_closest_marker("full")]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if not item.get_closest_marker("full")]
+
+
+# Under pytest-xdist (``make test``: two workers) the tests of one file run on one worker, so that its module
+# fixtures are built once; so do the files that share an expensive session fixture, listed here by fixture.
+SHARED_SESSION_FIXTURES = {
+    "document_resume, paper_resume": (
+        "engine/test_resume",
+        "engine/test_records",
+        "engine/test_membership",
+        "engine/test_context",
+    ),
+    "smollm2": ("codec/test_archive", "codec/test_compress_real", "harness/test_real_model", "engine/test_vllm"),
+    "cli_run": ("harness/test_cli", "harness/test_fresh"),
+}
+WORKER_GROUPS = {f"tests/{name}.py": group for group, names in SHARED_SESSION_FIXTURES.items() for name in names}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scope scheduling, with the scope of a test its file or the shared fixture its file is listed under
+    (for ``-n``; another ``--dist`` given on the command line is left as it is)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    if config.getvalue("dist") != "load":
+        return None
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            return WORKER_GROUPS.get(path, path)
+
+    return SharedFixtureScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

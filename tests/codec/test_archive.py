@@ -20,8 +20,6 @@ from lm_eval_compression.codec import commands as compress
 from tests.codec.test_compress import BLOCK, DOCS, HEADER, STRIDE, recrc
 from tests.support.cli import REPO, offline_env
 
-pytestmark = pytest.mark.xdist_group("smollm2")
-
 WORDS = np.arange(5, dtype=np.uint32) * 1_000_000_007
 
 

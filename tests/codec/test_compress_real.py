@@ -11,7 +11,7 @@ import pytest
 
 from lm_eval_compression.codec import report as report_module
 
-pytestmark = [pytest.mark.real_model, pytest.mark.slow, pytest.mark.xdist_group("smollm2")]
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
 
 def test_smollm2_round_trip_is_byte_identical(real_round_trips):

@@ -17,8 +17,6 @@ from scipy import stats
 from lm_eval_compression.compare import command
 from lm_eval_compression.compare.characters import per_character, spread
 
-pytestmark = pytest.mark.xdist_group("compare_runs")
-
 LN2 = math.log(2)
 TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
 

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("compare_runs")
-
 INSTALL = "install Chromium to run it: apt-get install chromium (Debian/Ubuntu), or set CHROMIUM to its path"
 # numbers shown in the summary table: (field, how many decimals the page shows, shown as a percentage)
 SHOWN = {

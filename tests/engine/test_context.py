@@ -15,8 +15,6 @@ from lm_eval_compression.engine.context import bucket_of, char_counts
 from tests.support.api import evaluate, load_lm, per_doc
 from tests.support.reference import document_token_scores, owned_chars, paper_token_scores
 
-pytestmark = pytest.mark.xdist_group("resume")
-
 BLOCK, STRIDE = 16, 5
 TASKS = {"compression_cc": "cc", "compression_python": "python"}
 

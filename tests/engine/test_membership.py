@@ -14,8 +14,6 @@ from tests.support.api import evaluate, load_lm, new_lm, per_doc
 from tests.support.corpora import sample_docs
 from tests.support.reference import window_moments
 
-pytestmark = pytest.mark.xdist_group("resume")
-
 BLOCK, STRIDE = 16, 5
 
 

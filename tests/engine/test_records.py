@@ -14,8 +14,6 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from tests.support.api import evaluate, load_lm, per_doc
 from tests.support.reference import owned_chars, reference_document_windows, window_moments
 
-pytestmark = pytest.mark.xdist_group("resume")
-
 BLOCK, STRIDE = 16, 5
 
 

@@ -12,8 +12,6 @@ import pytest
 from lm_eval_compression.engine.resume import StreamCheckpoints
 from lm_eval_compression.engine.scoring import Checkpoint
 
-pytestmark = pytest.mark.xdist_group("resume")
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["document", "paper"])

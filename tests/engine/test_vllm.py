@@ -30,8 +30,6 @@ from lm_eval_compression.engine.windows import Window
 from lm_eval_compression.harness.task_settings import TaskSettings
 from tests.support.cli import TASKS_DIR, run_lm_eval
 
-pytestmark = pytest.mark.xdist_group("smollm2")
-
 TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
 # CPU settings of the vLLM engine: no CUDA probing, a 1 GiB KV cache instead of a share of all memory.
 VLLM_ENV = {"VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1"}

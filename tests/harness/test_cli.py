@@ -19,7 +19,7 @@ from tests.support.corpora import write_corpus
 
 TASKS = ["compression_cc", "compression_python", "compression_arxiv_math"]
 # what this file checks differs between harness versions: make test-next runs it on the 0.5 pre-release too
-pytestmark = [pytest.mark.versions, pytest.mark.xdist_group("cli_run")]
+pytestmark = pytest.mark.versions
 
 
 def test_lm_eval_command_writes_bpc_for_tasks_and_group(cli_run):

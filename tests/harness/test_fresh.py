@@ -3,12 +3,8 @@
 import json
 import math
 
-import pytest
-
 from tests.support.cli import TASKS_DIR
 from tests.support.corpora import FRESH_ROWS
-
-pytestmark = pytest.mark.xdist_group("cli_run")
 
 ROWS = FRESH_ROWS
 EXPECTED = {

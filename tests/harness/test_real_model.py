@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-pytestmark = [pytest.mark.real_model, pytest.mark.slow, pytest.mark.xdist_group("smollm2")]
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 TASKS = ("compression_cc", "compression_python", "compression_arxiv_math")
 
 
