@@ -52,6 +52,7 @@ SHARED_SESSION_FIXTURES = {
 WORKER_GROUPS = {f"tests/{name}.py": group for group, names in SHARED_SESSION_FIXTURES.items() for name in names}
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """xdist's scope scheduling, with the scope of a test its file or the shared fixture its file is listed under
     (for ``-n``; another ``--dist`` given on the command line is left as it is)."""
