@@ -48,6 +48,7 @@ SHARED_SESSION_FIXTURES = {
     ),
     "smollm2": ("codec/test_archive", "codec/test_compress_real", "harness/test_real_model", "engine/test_vllm"),
     "cli_run": ("harness/test_cli", "harness/test_fresh"),
+    "compare_runs": ("compare/test_compare", "compare/test_page"),
 }
 WORKER_GROUPS = {f"tests/{name}.py": group for group, names in SHARED_SESSION_FIXTURES.items() for name in names}
 
