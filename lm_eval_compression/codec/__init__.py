@@ -2,7 +2,9 @@
 
 Modules::
 
-    coding       the window schedule both sides run, range coding of every token's distribution, the probe
+    exact_ops    arithmetic that is the same on every machine: exact integer sums, IEEE elementwise steps, tables
+    exact_model  a Llama-family model in that arithmetic: one-pass windows and cached steps give the same rows
+    coding       the window schedule both sides run: documents dealt to streams, range coding, the probe
     archive      the compressed file: a checksummed binary header (a typed ``Header``), then the coder's words
     model_files  which model a file needs: the hash of its weight and tokenizer files
     report       the report: file size vs the task's bpc, gzip, xz and zstd

@@ -1,16 +1,18 @@
 """The compressed file: a small binary header that says what decoding needs, then the range coder's words.
 
-Layout (format 2)::
+Layout (format 3)::
 
     LMZ, format byte                      4 bytes
     CRC-32 of everything that follows     4 bytes (little endian)
     model identity, loaded-model check    8 + 2 bytes (see model_files)
-    block_size, stride, window_bos setting and resolution, lanes, CPU threads, kind, documents,
-    characters, payload words, then each document's token count     unsigned LEB128 integers
+    quantised weights' identity           8 bytes (exact_model.ExactLM.identity)
+    the arithmetic's parameters (count, then each), block_size, stride, window_bos setting and resolution,
+    streams, CPU threads, kind, documents, characters, each stream's payload words, then each document's
+    token count                                                      unsigned LEB128 integers
     text field name (JSON lines whose field is not "content")        length + UTF-8
     device, torch, transformers, CPU instruction set of the writer   length + UTF-8 each
     probe fingerprint, corpus SHA-256 start                          4 + 8 bytes
-    payload                               the coder's uint32 words, little endian, to the end
+    payload                               each stream's uint32 words in turn, little endian, to the end
 
 Every count is checked against what the rest of the file implies before anything is allocated or decoded
 (:func:`unpack`), and any damaged byte fails the checksum, so a damaged file is an error, never a partial
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MAGIC = b"LMZ"
-FORMAT = 2
+FORMAT = 3
 BOS_SETTINGS = ("auto", True, False)
 KINDS = ("text", "jsonl")
 MAX_LANES = 1024
@@ -46,7 +48,7 @@ class ArchiveError(ValueError):
 
 @dataclass(frozen=True)
 class Machine:
-    """What a file's arithmetic depends on besides the model: the writer's threads, device and versions."""
+    """The writer's machine: threads, device and versions (for messages; the arithmetic does not depend on them)."""
 
     threads: int
     device: str
@@ -84,19 +86,25 @@ class Header:
 
     model_sha256: str  # 16 hex digits: the start of model_files.model_files_identity
     loaded_check: str  # 4 hex digits: model_files.loaded_check
+    weights_sha256: str  # 16 hex digits: the start of exact_model.ExactLM.identity
+    arithmetic: tuple[int, ...]  # exact_ops.Arithmetic values
     block_size: int
     stride: int
     window_bos_setting: str | bool
     window_bos: bool
-    lanes: int
+    lanes: int  # streams
     machine: Machine
-    probe: str  # 8 hex digits: coding.WindowStepper.probe on the writer's machine
+    probe: str  # 8 hex digits: coding.WindowCoder.probe
     kind: str  # "text" or "jsonl"
     text_field: str | None
     tokens: tuple[int, ...]
     chars: int
     corpus_sha256: str  # 16 hex digits: the start of engine.corpus.corpus_sha256
-    payload_words: int
+    stream_words: tuple[int, ...]
+
+    @property
+    def payload_words(self) -> int:
+        return sum(self.stream_words)
 
     @property
     def header_bytes(self) -> int:
@@ -129,9 +137,10 @@ def _encode(h: Header) -> bytes:
     """The header's bytes after the magic, format and checksum."""
     kind = 0 if h.kind == "text" else (1 if h.text_field == "content" else 2)
     m = h.machine
-    head = bytearray(bytes.fromhex(h.model_sha256) + bytes.fromhex(h.loaded_check))
+    head = bytearray(bytes.fromhex(h.model_sha256) + bytes.fromhex(h.loaded_check) + bytes.fromhex(h.weights_sha256))
     settings = [h.block_size, h.stride, BOS_SETTINGS.index(h.window_bos_setting), int(h.window_bos), h.lanes]
-    head += _varints([*settings, m.threads, kind, len(h.tokens), h.chars, h.payload_words, *h.tokens])
+    head += _varints([len(h.arithmetic), *h.arithmetic, *settings, m.threads, kind, len(h.tokens), h.chars])
+    head += _varints([*h.stream_words, *h.tokens])
     if kind == 2:
         head += _string(h.text_field)
     for text in (m.device, m.torch, m.transformers, m.cpu):
@@ -139,11 +148,11 @@ def _encode(h: Header) -> bytes:
     return bytes(head + bytes.fromhex(h.probe) + bytes.fromhex(h.corpus_sha256))
 
 
-def pack(header: Header, words: np.ndarray) -> bytes:
-    """The file for ``header`` and the payload ``words``."""
-    if len(words) != header.payload_words:
-        raise ValueError(f"the header counts {header.payload_words} payload words, {len(words)} given")
-    body = _encode(header) + np.ascontiguousarray(words, dtype="<u4").tobytes()
+def pack(header: Header, streams: list[np.ndarray]) -> bytes:
+    """The file for ``header`` and each stream's payload words."""
+    if tuple(len(w) for w in streams) != header.stream_words:
+        raise ValueError(f"the header counts {header.stream_words} payload words, {[len(w) for w in streams]} given")
+    body = _encode(header) + b"".join(np.ascontiguousarray(w, dtype="<u4").tobytes() for w in streams)
     return MAGIC + bytes([FORMAT]) + zlib.crc32(body).to_bytes(4, "little") + body
 
 
@@ -187,9 +196,9 @@ class _Reader:
             raise ArchiveError(f"{self.where}: the header's {name} is not UTF-8; the file is damaged") from None
 
 
-def unpack(data: bytes, where: str) -> tuple[Header, np.ndarray]:
-    """Header and payload words of a compressed file, after its checksum and every field's range are checked;
-    ``where`` names the file in errors."""
+def unpack(data: bytes, where: str) -> tuple[Header, list[np.ndarray]]:
+    """Header and each stream's payload words of a compressed file, after its checksum and every field's range
+    are checked; ``where`` names the file in errors."""
     if data[:3] != MAGIC:
         raise ArchiveError(f"{where} is not a file written by `python -m lm_eval_compression compress`")
     if len(data) < 4 or data[3] != FORMAT:
@@ -201,7 +210,8 @@ def unpack(data: bytes, where: str) -> tuple[Header, np.ndarray]:
             f"{where} is damaged or truncated: its CRC-32 does not match its contents; nothing is decoded"
         )
     r = _Reader(data, 8, where)
-    model_sha256, loaded = r.bytes(8).hex(), r.bytes(2).hex()
+    model_sha256, loaded, weights = r.bytes(8).hex(), r.bytes(2).hex(), r.bytes(8).hex()
+    arithmetic = tuple(r.varint(f"arithmetic parameter {i}", 0, 1 << 32) for i in range(r.varint("parameters", 0, 64)))
     block = r.varint("block_size", 2, MAX_BLOCK)
     stride = r.varint("stride", 1, block)
     bos_setting = r.varint("window_bos setting", 0, len(BOS_SETTINGS) - 1)
@@ -214,7 +224,10 @@ def unpack(data: bytes, where: str) -> tuple[Header, np.ndarray]:
     if kind == 0:
         r.checked("document count of a text file", n_docs, 1, 1)
     chars = r.varint("character count", 0, 1 << 48)
-    payload_words = r.varint("payload word count", 0, (len(data) - r.pos) // 4)
+    stream_words = []
+    for s in range(lanes):
+        stream_words.append(r.varint(f"payload word count of stream {s}", 0, (len(data) - r.pos) // 4))
+    payload_words = sum(stream_words)
     tokens = tuple(r.varint(f"token count of document {d}", 0, max_document_tokens(chars)) for d in range(n_docs))
     r.checked("total token count", sum(tokens), 0, max_document_tokens(chars) - 1 + n_docs)
     field = None if kind == 0 else ("content" if kind == 1 else r.string("text field name"))
@@ -229,6 +242,8 @@ def unpack(data: bytes, where: str) -> tuple[Header, np.ndarray]:
     header = Header(
         model_sha256,
         loaded,
+        weights,
+        arithmetic,
         block,
         stride,
         BOS_SETTINGS[bos_setting],
@@ -241,9 +256,10 @@ def unpack(data: bytes, where: str) -> tuple[Header, np.ndarray]:
         tokens,
         chars,
         corpus,
-        payload_words,
+        tuple(stream_words),
     )
-    return header, np.frombuffer(data, dtype="<u4", count=payload_words, offset=r.pos).astype(np.uint32)
+    words = np.frombuffer(data, dtype="<u4", count=payload_words, offset=r.pos).astype(np.uint32)
+    return header, np.split(words, np.cumsum(stream_words)[:-1].astype(np.int64)) if lanes else []
 
 
 def check_model(header: Header, identity: str, where: str) -> None:

@@ -1,5 +1,6 @@
 """``compress`` / ``decompress``: range-code a corpus with its model's probabilities under the ``document``
-protocol's windows (:mod:`.coding`), the model loaded by the harness's ``hf`` wrapper from ``--model_args``;
+protocol's windows (:mod:`.coding`), in exact arithmetic (:mod:`.exact_model`), the model loaded by the
+harness's ``hf`` wrapper from ``--model_args``;
 the report sets the file size beside the task's bpc for the same text and settings, and gzip, xz and zstd.
 """
 
@@ -16,10 +17,11 @@ from pathlib import Path
 import torch
 
 from ..engine.corpus import CorpusError, corpus_sha256
-from ..engine.model_call import ModelCall
 from ..engine.settings import WindowSettings, WindowSettingsError
 from . import archive, model_files
 from . import coding as codec
+from .exact_model import ExactLM, UnsupportedModel, check_architecture
+from .exact_ops import Arithmetic
 from .report import CompressRun, RoundTrip, baselines, build_report
 
 
@@ -84,9 +86,23 @@ def parse_model_args(model_args: str) -> dict:
     return simple_parse_args_string(model_args)
 
 
-def stepper(lm, windows: WindowSettings, lanes: int) -> codec.WindowStepper:
-    call = ModelCall(lm.model, lm.device, getattr(lm, "mixed_precision_dtype", None))
-    return codec.WindowStepper(call, windows, lm.tokenizer.bos_token_id, lanes)
+def check_model_config(model_args: str) -> None:
+    """Before loading the weights: the model's architecture is one the exact arithmetic runs."""
+    from transformers import AutoConfig
+
+    args = parse_model_args(model_args)
+    keys = ("revision", "gguf_file", "trust_remote_code")
+    config = AutoConfig.from_pretrained(str(args["pretrained"]), **{k: args[k] for k in keys if k in args})
+    check_architecture(config)
+
+
+def window_coder(lm, windows: WindowSettings) -> codec.WindowCoder:
+    """The coder of ``lm``'s model in exact arithmetic (quantised once per loaded model)."""
+    exact = getattr(lm, "_exact_lm", None)
+    if exact is None:
+        exact = lm._exact_lm = ExactLM.from_hf(lm.model, lm.device)
+        exact.identity_hex = exact.identity()
+    return codec.WindowCoder(exact, windows, lm.tokenizer.bos_token_id)
 
 
 def _decode_text(lm, ids: list[int]) -> str:
@@ -134,15 +150,20 @@ def compress_corpus(
 ) -> tuple[bytes, archive.Header, CompressRun]:
     """The compressed file of ``corpus``, its header, and what the run took."""
     start = time.perf_counter()
+    if not 1 <= lanes <= archive.MAX_LANES:
+        raise codec.CodecError(f"lanes must be between 1 and {archive.MAX_LANES}, got {lanes}")
     encoded = _tokens(lm, corpus)
-    coder = stepper(lm, windows, lanes)
-    words, stats = codec.encode(coder, encoded)
+    coder = window_coder(lm, windows)
+    streams, stats = coder.encode(encoded, lanes)
     counts = tuple(len(ids) for ids in encoded)
-    if sum(counts) > codec.max_tokens(32 * len(words), coder.vocab_size):
+    payload_bits = 32 * sum(len(w) for w in streams)
+    if sum(counts) > codec.max_tokens(payload_bits, coder.vocab_size, lanes):
         raise codec.CodecError("the payload is shorter than its precision bound allows; the coder misbehaved")
     header = archive.Header(
         model_sha256=model_files.model_files_identity(parse_model_args(model_args))[:16],
         loaded_check=_loaded_check(lm, coder.vocab_size),
+        weights_sha256=coder.model.identity_hex[:16],
+        arithmetic=Arithmetic().values(),
         block_size=windows.block_size,
         stride=windows.stride,
         window_bos_setting=windows.window_bos,
@@ -155,16 +176,16 @@ def compress_corpus(
         tokens=counts,
         chars=sum(len(t) for t in corpus.texts),
         corpus_sha256=corpus_sha256(corpus.texts)[:16],
-        payload_words=len(words),
+        stream_words=tuple(len(w) for w in streams),
     )
-    data = archive.pack(header, words)
+    data = archive.pack(header, streams)
     run = CompressRun(
         name=name,
         documents=len(corpus.texts),
         bytes=sum(len(t.encode("utf-8")) for t in corpus.texts),
         seconds=time.perf_counter() - start,
         model_bits=float(sum(stats.model_bits)),
-        payload_bits=32 * len(words),
+        payload_bits=payload_bits,
         file_bits=8 * len(data),
         steps=stats.steps,
         context_passes=stats.context_passes,
@@ -184,19 +205,37 @@ class DecompressRun:
     steps: int
 
 
-def _check_machine(lm, coder: codec.WindowStepper, header: archive.Header, where: str) -> None:
-    """Before decoding: this model's vocabulary, window BOS and arithmetic are the compressor's."""
+def check_arithmetic(header: archive.Header, where: str) -> None:
+    """Before loading anything: the file's arithmetic is this version's."""
+    differs = Arithmetic().differences(header.arithmetic)
+    if differs:
+        raise archive.ArchiveError(
+            f"{where} was written with other arithmetic than this version of lm-eval-compression computes "
+            f"(file vs here: {'; '.join(differs)}); decompress it with the version that wrote it"
+        )
+
+
+def _check_decoder(lm, coder: codec.WindowCoder, header: archive.Header, where: str) -> None:
+    """Before decoding: this model's vocabulary, window BOS, quantised weights and arithmetic are the
+    compressor's."""
     if _loaded_check(lm, coder.vocab_size) != header.loaded_check:
         raise archive.ArchiveError(
             f"{where} was compressed with the same model files but another dtype, prefix token or vocabulary size "
             f"(here: dtype {next(lm.model.parameters()).dtype}, prefix_token_id {lm.prefix_token_id}, vocabulary "
             f"{coder.vocab_size}); pass the model_args it was compressed with"
         )
+    if coder.model.identity_hex[:16] != header.weights_sha256:
+        raise archive.ArchiveError(
+            f"{where}: the model files are the compressor's, but loading them here gives other weights (the "
+            f"quantised weights' hash starts {coder.model.identity_hex[:16]} here, {header.weights_sha256} in "
+            f"the file; written with torch {header.machine.torch}, transformers {header.machine.transformers}); "
+            "the library that reads the model files changed what it loads"
+        )
     if coder.window_bos != header.window_bos:
         raise archive.ArchiveError(
             f"{where}: window_bos resolves to {coder.window_bos} here, it was {header.window_bos} when compressing"
         )
-    bound = codec.max_tokens(32 * header.payload_words, coder.vocab_size)
+    bound = codec.max_tokens(32 * header.payload_words, coder.vocab_size, header.lanes)
     if sum(header.tokens) > bound:
         raise archive.ArchiveError(
             f"{where}: the header counts {sum(header.tokens):,} tokens, but {header.payload_words} payload words "
@@ -204,34 +243,29 @@ def _check_machine(lm, coder: codec.WindowStepper, header: archive.Header, where
         )
     probe = coder.probe()
     if probe != header.probe:
-        here = archive.Machine.here(lm.device)
-        differs = header.machine.differences(here)
-        what = (
-            "; ".join(differs)
-            if differs
-            else "none of threads, device, torch, transformers and CPU instruction set differs"
-        )
         raise archive.ArchiveError(
-            f"{where}: this machine's arithmetic differs from the compressor's, so decoding would fail: the "
-            f"probabilities of a fixed probe step differ (fingerprint {probe} here, {header.probe} in the file). "
-            f"Compressor vs here: {what}. Decompress where these match (--threads {header.machine.threads})"
+            f"{where}: the probabilities of a fixed probe step differ from the compressor's (fingerprint {probe} "
+            f"here, {header.probe} in the file) although model, weights and arithmetic match. The arithmetic is "
+            f"meant to be the same on every machine, so this is a bug in lm-eval-compression: please report it "
+            f"with both machines (compressor: {header.machine}; here: {archive.Machine.here(lm.device)})"
         )
 
 
-def decompress_corpus(lm, data: bytes, where: str) -> tuple[Corpus, DecompressRun]:
-    """The documents stored in ``data``; stops with a message naming the problem on any mismatch."""
+def decompress_corpus(lm, data: bytes, where: str, batch: int | None = None) -> tuple[Corpus, DecompressRun]:
+    """The documents stored in ``data``; stops with a message naming the problem on any mismatch. ``batch``:
+    how many of the file's streams step together (default: all)."""
     start = time.perf_counter()
     header, words = archive.unpack(data, where)
+    check_arithmetic(header, where)
     windows = resolve_windows(lm, header.block_size, header.stride, header.window_bos_setting)
-    coder = stepper(lm, windows, header.lanes)
-    _check_machine(lm, coder, header, where)
-    tokens, stats = codec.decode(coder, words, list(header.tokens))
+    coder = window_coder(lm, windows)
+    _check_decoder(lm, coder, header, where)
+    tokens, stats = coder.decode(words, list(header.tokens), batch)
     texts = [_decode_text(lm, ids) for ids in tokens]
     if sum(len(t) for t in texts) != header.chars or corpus_sha256(texts)[:16] != header.corpus_sha256:
         raise archive.ArchiveError(
-            f"{where}: the decoded text fails its checksum, so nothing is written: this machine's arithmetic "
-            f"differs from the compressor's in a step the probe does not reach (it used {header.machine.threads} "
-            f"threads, torch {header.machine.torch}, transformers {header.machine.transformers})"
+            f"{where}: the decoded text fails its checksum, so nothing is written; the file's payload is damaged "
+            "in a way its CRC did not catch, or this is a bug in lm-eval-compression"
         )
     corpus = Corpus(header.kind, texts, [f"document {i}" for i in range(len(texts))], header.text_field)
     return corpus, DecompressRun(header, time.perf_counter() - start, stats.steps)
@@ -264,7 +298,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--model_args", required=True, help="as for lm_eval --model hf: pretrained=DIR,dtype=float32")
     parser.add_argument("--device", default=None, help="cuda if there is one, else cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (decompress: the file's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (any number decodes any file)")
 
 
 def main(argv: list[str]) -> int:
@@ -278,7 +312,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stride", type=int, default=512)
     parser.add_argument("--window_bos", choices=("auto", "true", "false"), default="auto")
     parser.add_argument("--text_field", default="content")
-    parser.add_argument("--lanes", type=int, default=4, help="documents coded side by side (a speed setting)")
+    parser.add_argument("--lanes", type=int, default=4, help="coder streams, decoded side by side (a speed setting)")
     parser.add_argument("--verify", action="store_true", help="decompress right away and compare (times it too)")
     parser.add_argument("--no_plugin_bpc", action="store_true", help="skip running the compression task for the report")
     parser.add_argument("--report", type=Path, help="also write the report as JSON here")
@@ -287,6 +321,7 @@ def main(argv: list[str]) -> int:
         corpus = read_corpus(args.input, args.text_field)
         if args.threads:
             torch.set_num_threads(args.threads)
+        check_model_config(args.model_args)
         lm = load_lm(args.model_args, args.device)
         windows = resolve_windows(lm, args.block_size, args.stride, args.window_bos)
         data, header, run = compress_corpus(lm, args.model_args, corpus, windows, args.lanes, name=args.input.name)
@@ -299,7 +334,7 @@ def main(argv: list[str]) -> int:
                 print(f"compress: {args.output} does not decompress to the input", file=sys.stderr)
                 return 1
         bpc = None if args.no_plugin_bpc or not header.chars else plugin_bpc(lm, corpus.texts, windows)
-    except (CorpusError, WindowSettingsError, archive.ArchiveError, codec.CodecError) as e:
+    except (CorpusError, WindowSettingsError, archive.ArchiveError, codec.CodecError, UnsupportedModel) as e:
         print(f"compress: {e}", file=sys.stderr)
         return 2
     if not header.chars:
@@ -320,6 +355,7 @@ def decompress_main(argv: list[str]) -> int:
     _common(parser)
     parser.add_argument("--block_size", type=int, default=None, help="checked against the file if given")
     parser.add_argument("--stride", type=int, default=None, help="checked against the file if given")
+    parser.add_argument("--batch", type=int, default=None, help="streams decoded side by side (default: all)")
     args = parser.parse_args(argv)
     where = str(args.input)
     try:
@@ -330,11 +366,13 @@ def decompress_main(argv: list[str]) -> int:
         given = {"block_size": args.block_size, "stride": args.stride}
         for name, value in given.items():
             archive.check_setting(header, name, value, where)
+        check_arithmetic(header, where)
         check_file_model(header, args.model_args, where)
-        torch.set_num_threads(args.threads or header.machine.threads)
+        if args.threads:
+            torch.set_num_threads(args.threads)
         lm = load_lm(args.model_args, args.device)
-        corpus, info = decompress_corpus(lm, data, where)
-    except (WindowSettingsError, archive.ArchiveError, codec.CodecError) as e:
+        corpus, info = decompress_corpus(lm, data, where, args.batch)
+    except (WindowSettingsError, archive.ArchiveError, codec.CodecError, UnsupportedModel) as e:
         print(f"decompress: {e}", file=sys.stderr)
         return 2
     write_corpus(args.output, corpus.kind, corpus.texts, corpus.text_field)

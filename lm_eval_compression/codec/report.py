@@ -18,7 +18,7 @@ class CompressRun:
     documents: int
     bytes: int
     seconds: float
-    model_bits: float  # -log2 p of every token under the coder's float32 probabilities
+    model_bits: float  # -log2 p of every token under the coder's (exact arithmetic) probabilities
     payload_bits: int
     file_bits: int
     steps: int
