@@ -97,7 +97,7 @@ $(VLLM_READY): setup.cfg pyproject.toml Makefile tests/support/vllm_cpu_alias/py
 	@touch $@
 
 # SmolLM2-135M as a plain float32 folder (vLLM does not read this GGUF), converted once.
-$(SMOLLM2_HF)/.converted: $(VLLM_READY) tests/support/smollm2.py
+$(SMOLLM2_HF)/.converted: $(VLLM_READY) tests/support/smollm2.py lm_eval_compression/codec/model_cache.py
 	$(VPY) -m tests.support.smollm2 $(SMOLLM2_HF)
 
 env-vllm: $(VLLM_READY) $(SMOLLM2_HF)/.converted

@@ -46,7 +46,13 @@ SHARED_SESSION_FIXTURES = {
         "engine/test_membership",
         "engine/test_context",
     ),
-    "smollm2": ("codec/test_portable", "codec/test_compress_real", "harness/test_real_model", "engine/test_vllm"),
+    "smollm2": (
+        "codec/test_portable",
+        "codec/test_model_cache",
+        "codec/test_compress_real",
+        "harness/test_real_model",
+        "engine/test_vllm",
+    ),
     "cli_run": ("harness/test_cli", "harness/test_fresh"),
     "compare_runs": ("compare/test_compare", "compare/test_page"),
 }

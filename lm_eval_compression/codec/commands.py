@@ -18,7 +18,7 @@ import torch
 
 from ..engine.corpus import CorpusError, corpus_sha256
 from ..engine.settings import WindowSettings, WindowSettingsError
-from . import archive, model_files
+from . import archive, model_cache, model_files
 from . import coding as codec
 from .exact_model import ExactLM, UnsupportedModel, check_architecture
 from .exact_ops import Arithmetic
@@ -73,11 +73,14 @@ def write_corpus(path: Path, kind: str, texts: list[str], text_field: str | None
 
 
 def load_lm(model_args: str, device: str | None, batch_size="1"):
-    """The harness's ``hf`` wrapper, built from ``--model_args`` as ``lm_eval --model hf`` would."""
+    """The harness's ``hf`` wrapper, built from ``--model_args`` as ``lm_eval --model hf`` would; a local GGUF
+    model is loaded from its de-quantised copy (:mod:`.model_cache`)."""
     from lm_eval.api.registry import get_model
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return get_model("hf").create_from_arg_string(model_args, {"device": device, "batch_size": batch_size})
+    args = model_cache.cached_model_args(parse_model_args(model_args))
+    arg_string = ",".join(f"{key}={value}" for key, value in args.items())
+    return get_model("hf").create_from_arg_string(arg_string, {"device": device, "batch_size": batch_size})
 
 
 def parse_model_args(model_args: str) -> dict:

