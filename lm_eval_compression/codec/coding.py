@@ -26,6 +26,7 @@ from .exact_model import ExactLM
 PRECISION = 24  # bits of the coder's fixed-point probabilities: every symbol keeps at least 2**-24
 CODER_STATE_BITS = 64  # what the coder's final state can hold beyond its emitted words
 ROWS = 256  # rows of distributions held at once by the encoder
+BATCH = 8  # streams the decoder steps together by default (each holds a cache for block_size tokens)
 PROBE_TOKENS = 96
 
 
@@ -125,11 +126,12 @@ class WindowCoder:
     def decode(
         self, words: list[np.ndarray], token_counts: list[int], batch: int | None = None
     ) -> tuple[list[list[int]], RunStats]:
-        """The documents' tokens from each stream's words; ``batch`` streams step together (default: all)."""
+        """The documents' tokens from each stream's words; ``batch`` streams step together (default: up to
+        ``BATCH``), each with a preallocated cache slot."""
         import constriction
 
         plan = plan_streams(token_counts, len(words))
-        batch = len(words) if batch is None else max(1, min(batch, len(words)))
+        batch = max(1, min(BATCH if batch is None else batch, len(words)))
         family = constriction.stream.model.Categorical(perfect=False)
         tokens: list[list[int]] = [[] for _ in token_counts]
         stats = RunStats(model_bits=[0.0] * len(token_counts))

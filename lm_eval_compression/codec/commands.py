@@ -256,7 +256,7 @@ def _check_decoder(lm, coder: codec.WindowCoder, header: archive.Header, where: 
 
 def decompress_corpus(lm, data: bytes, where: str, batch: int | None = None) -> tuple[Corpus, DecompressRun]:
     """The documents stored in ``data``; stops with a message naming the problem on any mismatch. ``batch``:
-    how many of the file's streams step together (default: all)."""
+    how many of the file's streams step together (default: up to ``coding.BATCH``)."""
     start = time.perf_counter()
     header, words = archive.unpack(data, where)
     check_arithmetic(header, where)
@@ -358,7 +358,7 @@ def decompress_main(argv: list[str]) -> int:
     _common(parser)
     parser.add_argument("--block_size", type=int, default=None, help="checked against the file if given")
     parser.add_argument("--stride", type=int, default=None, help="checked against the file if given")
-    parser.add_argument("--batch", type=int, default=None, help="streams decoded side by side (default: all)")
+    parser.add_argument("--batch", type=int, default=None, help="streams decoded side by side (default: up to 8)")
     args = parser.parse_args(argv)
     where = str(args.input)
     try:
