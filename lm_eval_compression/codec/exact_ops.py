@@ -25,7 +25,7 @@ ATT_BITS = 20  # attention weights: integers up to 2**20
 ATT_STEP_BITS = 10  # attention weights: 2**-x with x on a grid of 2**-10
 FINE_BITS = 20  # silu and the output softmax: 2**-x with x on a grid of 2**-20
 FINE_RANGE = 64  # ... and 0 from x = 64 on
-SOFTMAX_BITS = 30  # output softmax: integer weights up to 2**30, so a vocabulary of 2**23 sums below 2**53
+SOFTMAX_BITS = 24  # output softmax: integer weights up to 2**24, exact in float32; their sum in float64
 SOFTMAX_STEP_BITS = 12  # ... 2**-x with x on a grid of 2**-12
 PRECISION = 50  # decimal digits of the tables' arithmetic
 
@@ -75,18 +75,18 @@ def _powers(count: int, step_bits: int, top_bits: int) -> list[Decimal]:
 
 
 @cache
-def integer_table(top_bits: int, step_bits: int, device: str) -> torch.Tensor:
+def integer_table(top_bits: int, step_bits: int, device: str, dtype=torch.float64) -> torch.Tensor:
     """``floor(2**(top_bits - k / 2**step_bits))`` for every ``k`` where it is positive, then a final 0 (float64
     integers)."""
     count = (top_bits + 1) << step_bits
     values = [int(v) for v in _powers(count, step_bits, top_bits)] + [0]
-    return torch.tensor(values, dtype=torch.float64, device=device)
+    return torch.tensor(values, dtype=dtype, device=device)
 
 
-def table_weights(gap: torch.Tensor, factor, top_bits: int, step_bits: int) -> torch.Tensor:
+def table_weights(gap: torch.Tensor, factor, top_bits: int, step_bits: int, dtype=torch.float64) -> torch.Tensor:
     """``floor(2**(top_bits - k / 2**step_bits))`` with ``k = floor(gap * factor + 1/2)`` (``gap >= 0``,
     ``inf`` allowed), overwriting ``gap``: integer weights, 0 where ``k`` is past the table."""
-    table = integer_table(top_bits, step_bits, str(gap.device))
+    table = integer_table(top_bits, step_bits, str(gap.device), dtype)
     index = gap.mul_(factor).add_(0.5).clamp_(max=float(len(table) - 1)).to(torch.int32)
     return table.index_select(0, index.view(-1)).view(index.shape)
 
@@ -157,12 +157,16 @@ class IntWeight:
 
         ``q`` is split into high and low int8 bytes (``q = 256 * hi + lo``), both multiplied in one int8
         product with int32 sums: every sum is below ``127 * 128 * in_features < 2**31``."""
+        high, low = self.byte_products(q)
+        return high.double().mul_(256.0).add_(low)
+
+    def byte_products(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The int32 products of ``q``'s high and low bytes with the weights (``q @ W_int.T = 256 * high + low``)."""
         rows = q.shape[0]
         qi = q.to(torch.int32)
         lo = ((qi + 128) & 255) - 128
-        both = torch.cat([(qi - lo) >> 8, lo]).to(torch.int8)
-        out = self._int8_product(both)
-        return out[:rows].double().mul_(256.0).add_(out[rows:])
+        out = self._int8_product(torch.cat([(qi - lo) >> 8, lo]).to(torch.int8))
+        return out[:rows], out[rows:]
 
     def _int8_product(self, a: torch.Tensor) -> torch.Tensor:
         if a.device.type == "cpu" or a.shape[0] > 16:
