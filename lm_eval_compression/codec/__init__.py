@@ -7,6 +7,7 @@ Modules::
     coding       the window schedule both sides run: documents dealt to streams, range coding, the probe
     archive      the compressed file: a checksummed binary header (a typed ``Header``), then the coder's words
     model_files  which model a file needs: the hash of its weight and tokenizer files
+    model_cache  a GGUF model's de-quantised copy, kept so that later runs load it in a second
     report       the report: file size vs the task's bpc, gzip, xz and zstd
     commands     the two commands: read the corpus, load the model through the harness, check, code
 """

@@ -124,6 +124,10 @@ class ExactLM:
     def from_hf(cls, model, device="cpu") -> ExactLM:
         """Quantise a loaded Hugging Face Llama-family model (float weights on any device)."""
         shape = check_architecture(model.config)
+        if getattr(model.get_output_embeddings(), "bias", None) is not None:
+            raise UnsupportedModel(
+                f"the model ({shape.model_type}) has an output layer with a bias, which compress cannot run"
+            )
         base = model.model
         layers = []
         for block in base.layers:
@@ -287,8 +291,6 @@ class ExactLM:
         moved over the vocabulary."""
         q, inv_rms = _normed(h, self.shape.eps)
         high, low = self.head.byte_products(q)
-        if self.head.bias is not None:
-            raise UnsupportedModel("an output layer with a bias")
         logits = high.float().mul_(256.0).add_(low).mul_(self.head.scale.float()).mul_(inv_rms.float())
         top = logits.amax(dim=-1, keepdim=True)
         gap = logits.neg_().add_(top)  # top - logit, exactly as rounded by a subtraction
