@@ -84,3 +84,9 @@ def real_round_trips(request, smollm2, tmp_path_factory):
     finally:
         torch.set_num_threads(before)
     return {"scale": scale, "trips": trips}
+
+
+@pytest.fixture(scope="session")
+def model_cache_dir(tmp_path_factory):
+    """One cache of de-quantised GGUF models for the tests that load SmolLM2 through ``commands.load_lm``."""
+    return tmp_path_factory.mktemp("model_cache")

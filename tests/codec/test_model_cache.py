@@ -12,13 +12,13 @@ from tests.codec.test_compress import DOCS
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
 
-def test_the_copy_is_written_once_and_loads_the_same_model(smollm2, tmp_path, monkeypatch):
+def test_the_copy_is_written_once_and_loads_the_same_model(smollm2, model_cache_dir, monkeypatch):
     model_args, gguf_lm = smollm2
-    monkeypatch.setenv(model_cache.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(model_cache.CACHE_ENV, str(model_cache_dir))
     args = commands.parse_model_args(model_args)
     cached = model_cache.cached_model_args(args)
     assert "gguf_file" not in cached and cached["prefix_token_id"] == args["prefix_token_id"]
-    folder = tmp_path / "cache" / "gguf"
+    folder = model_cache_dir / "gguf"
     (copy,) = folder.iterdir()
     assert str(copy) == cached["pretrained"] and (copy / model_cache.DONE).is_file()
     assert not [p for p in folder.iterdir() if p != copy]  # no temporary folder left behind

@@ -76,7 +76,7 @@ def decode_elsewhere(path, model_args, threads: int, batch: int, capability: str
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_a_file_decodes_under_other_threads_instruction_set_and_batch(smollm2, tmp_path):
+def test_a_file_decodes_under_other_threads_instruction_set_and_batch(smollm2, model_cache_dir, tmp_path):
     model_args, lm = smollm2
     texts = [DOCS[0], DOCS[4][:240], DOCS[10], DOCS[6][:90]]
     corpus = compress.Corpus("jsonl", texts, [f"document {i}" for i in range(len(texts))], "content")
@@ -92,9 +92,8 @@ def test_a_file_decodes_under_other_threads_instruction_set_and_batch(smollm2, t
     path.write_bytes(data)
     here = torch.backends.cpu.get_cpu_capability()
     other = other_instruction_set()
-    cache = tmp_path / "cache"  # the first run writes the model's de-quantised copy, the second loads it
-    same_isa = decode_elsewhere(path, model_args, threads=1, batch=1, capability=None, cache=cache)
-    other_isa = decode_elsewhere(path, model_args, threads=2, batch=3, capability=other, cache=cache)
+    same_isa = decode_elsewhere(path, model_args, threads=1, batch=1, capability=None, cache=model_cache_dir)
+    other_isa = decode_elsewhere(path, model_args, threads=2, batch=3, capability=other, cache=model_cache_dir)
     assert header.machine.cpu == here == same_isa["cpu"] and other_isa["cpu"] != here
     assert same_isa["threads"] == 1 and other_isa["threads"] == 2
     for run in (same_isa, other_isa):
