@@ -28,6 +28,7 @@ CODER_STATE_BITS = 64  # what the coder's final state can hold beyond its emitte
 ROWS = 256  # rows of distributions held at once by the encoder
 BATCH = 8  # streams the decoder steps together by default (each holds a cache for block_size tokens)
 PROBE_TOKENS = 96
+FLOOR = 2.0**-PRECISION  # a token's model bits are counted at the coder's smallest probability at most
 
 
 def max_tokens(payload_bits: int, vocab_size: int, streams: int = 1) -> int:
@@ -117,7 +118,7 @@ class WindowCoder:
                         symbols = np.asarray(targets[r0 : r0 + ROWS], dtype=np.int32)
                         encoder.encode(symbols, family, probs)
                         stats.model_bits[d] -= float(
-                            np.log2(np.maximum(probs[np.arange(len(symbols)), symbols], 1e-45)).sum()
+                            np.log2(np.maximum(probs[np.arange(len(symbols)), symbols], FLOOR)).sum()
                         )
             words.append(encoder.get_compressed())
         return words, stats
@@ -153,7 +154,7 @@ class WindowCoder:
             for lane in active:
                 t = int(lane.decoder.decode(family, lane.pending[None, :])[0])
                 tokens[lane.doc].append(t)
-                stats.model_bits[lane.doc] -= math.log2(max(float(lane.pending[t]), 1e-45))
+                stats.model_bits[lane.doc] -= math.log2(max(float(lane.pending[t]), FLOOR))
                 lane.scored += 1
                 chosen.append(t)
             stepping = [(lane, t) for lane, t in zip(active, chosen, strict=True) if lane.scored < lane.window.n_scored]

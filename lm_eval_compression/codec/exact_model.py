@@ -3,7 +3,8 @@ the same for a window in one pass as for the same tokens one step at a time.
 
 Quantisation (the only difference from the float model):
 
-- weights: int8 per output row; the RMSNorm gains are folded into the weights that read the norm's output;
+- weights: int8 per output row (the RMSNorm gains stay apart: folded in, their outliers would coarsen whole
+  rows);
 - activations entering a matrix product: 15-bit integers per row (token, or token and head for queries);
 - keys and values in the cache: fixed point with one power-of-two scale per layer and key-value head, chosen
   from the weights so that no key or value can overflow (an RMSNorm output is at most ``sqrt(hidden)``);
@@ -90,10 +91,9 @@ def _bias(*linears) -> torch.Tensor | None:
     return torch.cat([m.bias.detach() if m.bias is not None else m.weight.new_zeros(m.out_features) for m in linears])
 
 
-def _weight(*linears, gain=None) -> ops.IntWeight:
-    """The linears' rows stacked, the RMSNorm ``gain`` folded into their columns, as int8."""
-    w = torch.cat([m.weight.detach().double() for m in linears])
-    return ops.IntWeight.quantise(w if gain is None else w * gain.detach().double(), _bias(*linears))
+def _weight(*linears) -> ops.IntWeight:
+    """The linears' rows stacked, as int8."""
+    return ops.IntWeight.quantise(torch.cat([m.weight.detach().double() for m in linears]), _bias(*linears))
 
 
 @dataclass
@@ -102,6 +102,8 @@ class Layer:
     o: ops.IntWeight
     gate_up: ops.IntWeight
     down: ops.IntWeight
+    attn_gain: torch.Tensor  # RMSNorm gains (float64) before qkv and before gate_up
+    mlp_gain: torch.Tensor
 
 
 @dataclass
@@ -116,8 +118,8 @@ class ExactLM:
     """The model in exact arithmetic: ``forward`` fills a cache slot and returns hidden rows, ``probabilities``
     gives each row's next-token distribution."""
 
-    def __init__(self, shape: Shape, embed: torch.Tensor, layers: list[Layer], norm_head: ops.IntWeight, device):
-        self.shape, self.embed, self.layers, self.head = shape, embed, layers, norm_head
+    def __init__(self, shape: Shape, embed, layers: list[Layer], head: ops.IntWeight, head_gain, device):
+        self.shape, self.embed, self.layers, self.head, self.head_gain = shape, embed, layers, head, head_gain
         self.device = torch.device(device)
 
     @classmethod
@@ -134,27 +136,32 @@ class ExactLM:
             attn, mlp = block.self_attn, block.mlp
             layers.append(
                 Layer(
-                    _weight(attn.q_proj, attn.k_proj, attn.v_proj, gain=block.input_layernorm.weight),
+                    _weight(attn.q_proj, attn.k_proj, attn.v_proj),
                     _weight(attn.o_proj),
-                    _weight(mlp.gate_proj, mlp.up_proj, gain=block.post_attention_layernorm.weight),
+                    _weight(mlp.gate_proj, mlp.up_proj),
                     _weight(mlp.down_proj),
+                    block.input_layernorm.weight.detach().double(),
+                    block.post_attention_layernorm.weight.detach().double(),
                 )
             )
-        head = _weight(model.get_output_embeddings(), gain=base.norm.weight)
-        exact = cls(shape, base.embed_tokens.weight.detach().double(), layers, head, device)
-        return exact.to(device)
+        head = _weight(model.get_output_embeddings())
+        embed, gain = base.embed_tokens.weight.detach().double(), base.norm.weight.detach().double()
+        return cls(shape, embed, layers, head, gain, device).to(device)
 
     def to(self, device) -> ExactLM:
-        self.layers = [Layer(*(w.to(device) for w in (x.qkv, x.o, x.gate_up, x.down))) for x in self.layers]
-        self.head, self.embed, self.device = self.head.to(device), self.embed.to(device), torch.device(device)
+        parts = ("qkv", "o", "gate_up", "down", "attn_gain", "mlp_gain")
+        self.layers = [Layer(*(getattr(x, part).to(device) for part in parts)) for x in self.layers]
+        self.head, self.head_gain = self.head.to(device), self.head_gain.to(device)
+        self.embed, self.device = self.embed.to(device), torch.device(device)
         return self
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """Every quantised tensor by name (what the weight cache stores and the identity hashes)."""
-        out = {"embed": self.embed}
+        out = {"embed": self.embed, "head_gain": self.head_gain}
         for i, layer in enumerate(self.layers):
             for part in ("qkv", "o", "gate_up", "down"):
                 out.update({f"{i}.{part}.{k}": v for k, v in getattr(layer, part).tensors().items()})
+            out.update({f"{i}.attn_gain": layer.attn_gain, f"{i}.mlp_gain": layer.mlp_gain})
         out.update({f"head.{k}": v for k, v in self.head.tensors().items()})
         return out
 
@@ -187,7 +194,7 @@ class ExactLM:
         score = ops.decimal_constant(lambda: 1 / (Decimal(2).ln() * Decimal(s.head_dim).sqrt()))  # log2(e)/sqrt(d)
         self.k_scale, self.v_scale, self.att_factor = [], [], []
         for layer in self.layers:
-            bound = layer.qkv.abs_row_sums() * math.sqrt(s.hidden) * (1 + 2**-10)
+            bound = layer.qkv.abs_row_sums(layer.attn_gain) * math.sqrt(s.hidden) * (1 + 2**-10)
             if layer.qkv.bias is not None:
                 bound = bound + layer.qkv.bias.abs()
             q_end, k_end = s.heads * s.head_dim, (s.heads + s.kv_heads) * s.head_dim
@@ -214,7 +221,7 @@ class ExactLM:
         cos, sin = self.cos[positions].unsqueeze(2), self.sin[positions].unsqueeze(2)  # [B, T, 1, half]
         h = self.embed[ids.reshape(-1)]
         for i, layer in enumerate(self.layers):
-            qkv = layer.qkv.apply(*_normed(h, s.eps)).view(batch, steps, -1, s.head_dim)
+            qkv = layer.qkv.apply(*_normed(h, s.eps, layer.attn_gain)).view(batch, steps, -1, s.head_dim)
             q = ops.rotate(qkv[:, :, : s.heads], cos, sin)
             k = ops.rotate(qkv[:, :, s.heads : s.heads + s.kv_heads], cos, sin)
             v = qkv[:, :, s.heads + s.kv_heads :]
@@ -231,7 +238,7 @@ class ExactLM:
                 for b, (slot, start) in enumerate(zip(slots, starts, strict=True)):
                     out[b] = self._attend(i, q_int[b], q_scale[b], cache, slot, start)
             h = h + layer.o.apply(*ops.quantise_rows(out.view(batch * steps, -1)))
-            gate, up = layer.gate_up.apply(*_normed(h, s.eps)).chunk(2, dim=-1)
+            gate, up = layer.gate_up.apply(*_normed(h, s.eps, layer.mlp_gain)).chunk(2, dim=-1)
             h = h + layer.down.apply(*ops.quantise_rows(ops.silu(gate) * up))
         return h
 
@@ -286,26 +293,27 @@ class ExactLM:
 
     def probabilities(self, h: torch.Tensor) -> torch.Tensor:
         """Next-token distributions (float32 ``[rows, vocab]``) of hidden rows: the output softmax as integer
-        weights ``floor(2**(24 - x))`` (``x`` the logit's gap to the largest in bits, on a grid of ``2**-12``),
-        divided by their exact sum. Float32 throughout (each step an elementwise rounding), to halve the bytes
-        moved over the vocabulary."""
-        q, inv_rms = _normed(h, self.shape.eps)
+        weights ``floor(2**(30 - x))`` (``x`` the logit's gap to the largest in bits, on a grid of ``2**-12``),
+        divided by their exact sum. The logits are float32 (each step an elementwise rounding), to halve the
+        bytes moved over the vocabulary."""
+        q, row_scale = _normed(h, self.shape.eps, self.head_gain)
         high, low = self.head.byte_products(q)
-        logits = high.float().mul_(256.0).add_(low).mul_(self.head.scale.float()).mul_(inv_rms.float())
+        logits = high.float().mul_(256.0).add_(low).mul_(self.head.scale.float()).mul_(row_scale.float())
         top = logits.amax(dim=-1, keepdim=True)
         gap = logits.neg_().add_(top)  # top - logit, exactly as rounded by a subtraction
         factor = ops.LOG2E * (1 << ops.SOFTMAX_STEP_BITS)
-        weights = ops.table_weights(gap, factor, ops.SOFTMAX_BITS, ops.SOFTMAX_STEP_BITS, torch.float32)
-        total = weights.sum(dim=-1, keepdim=True, dtype=torch.float64)  # integers below 2**53: exact
-        return weights.mul_(total.reciprocal_().float())
+        weights = ops.table_weights(gap, factor, ops.SOFTMAX_BITS, ops.SOFTMAX_STEP_BITS)
+        total = weights.sum(dim=-1, keepdim=True)  # integers below 2**53: exact
+        return weights.mul_(total.reciprocal_()).float()
 
 
-def _normed(h: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """RMSNorm's input as 15-bit integer rows and the factor that normalises them (the gain is in the
-    weights): ``x / rms(x) = q / sqrt(mean(q**2) + eps / s**2)``, with ``sum(q**2)`` exact."""
+def _normed(h: torch.Tensor, eps: float, gain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """RMSNorm's output as 15-bit integer rows and their scales: ``x / rms(x) = q / sqrt(mean(q**2) +
+    eps / s**2)`` for the quantised input ``q * s`` (``sum(q**2)`` exact), times the gain, quantised again."""
     q, scale = ops.quantise_rows(h)
     mean_square = (q * q).sum(dim=-1, keepdim=True) * (1.0 / h.shape[-1])
-    return q, torch.sqrt(mean_square + eps * torch.reciprocal(scale * scale)).reciprocal()
+    inv_rms = torch.sqrt(mean_square + eps * torch.reciprocal(scale * scale)).reciprocal()
+    return ops.quantise_rows(q.mul_(inv_rms).mul_(gain))
 
 
 def _fit_exponent(limit: float, bound: float) -> int:

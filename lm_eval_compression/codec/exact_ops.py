@@ -13,6 +13,7 @@ Only three kinds of operation are used, and none of them depends on the order of
 
 from __future__ import annotations
 
+import math
 from dataclasses import astuple, dataclass, fields
 from decimal import Decimal, localcontext
 from functools import cache
@@ -25,7 +26,7 @@ ATT_BITS = 20  # attention weights: integers up to 2**20
 ATT_STEP_BITS = 10  # attention weights: 2**-x with x on a grid of 2**-10
 FINE_BITS = 20  # silu and the output softmax: 2**-x with x on a grid of 2**-20
 FINE_RANGE = 64  # ... and 0 from x = 64 on
-SOFTMAX_BITS = 24  # output softmax: integer weights up to 2**24, exact in float32; their sum in float64
+SOFTMAX_BITS = 30  # output softmax: integer weights up to 2**30, their sum exact in float64 for 2**23 tokens
 SOFTMAX_STEP_BITS = 12  # ... 2**-x with x on a grid of 2**-12
 PRECISION = 50  # decimal digits of the tables' arithmetic
 
@@ -34,7 +35,7 @@ PRECISION = 50  # decimal digits of the tables' arithmetic
 class Arithmetic:
     """The parameters a compressed file's numbers depend on (recorded in the file, checked when decoding)."""
 
-    version: int = 1
+    version: int = 2
     activation_max: int = QMAX
     weight_max: int = WMAX
     attention_bits: int = ATT_BITS
@@ -148,9 +149,16 @@ class IntWeight:
         bias = None if bias is None else bias.double()
         return cls(q.to(torch.int8).t().contiguous(), scale[:, 0].contiguous(), bias)
 
-    def abs_row_sums(self) -> torch.Tensor:
-        """``sum_k |W[n, k]|`` of the quantised weights (float64, exact), for bounds."""
-        return self.weight_t.abs().sum(dim=0, dtype=torch.int64).double() * self.scale
+    def abs_row_sums(self, gain: torch.Tensor) -> torch.Tensor:
+        """An upper bound of ``sum_k |W[n, k] * gain[k]|`` (float64), the same on every machine: ``|gain|``
+        rounded up to integers on a power-of-two grid, so that the sum is of integers below 2**53."""
+        top = float(gain.abs().max())
+        if top == 0:
+            return torch.zeros_like(self.scale)
+        step = 2.0 ** (20 - math.frexp(top)[1])  # |gain| * step <= 2**20
+        grid = torch.ceil(gain.abs() * step).to(torch.int64).view(-1, 1)
+        sums = (self.weight_t.abs().to(torch.int64) * grid).sum(dim=0)
+        return sums.double() * (1.0 / step) * self.scale
 
     def integer_product(self, q: torch.Tensor) -> torch.Tensor:
         """``q @ W_int.T`` exactly, for integer-valued float64 ``q`` with ``|q| <= QMAX`` (float64 result).

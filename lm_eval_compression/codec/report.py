@@ -18,7 +18,7 @@ class CompressRun:
     documents: int
     bytes: int
     seconds: float
-    model_bits: float  # -log2 p of every token under the coder's (exact arithmetic) probabilities
+    model_bits: float  # -log2 p of every token under the coder's exact-arithmetic probabilities (p >= 2**-24)
     payload_bits: int
     file_bits: int
     steps: int
