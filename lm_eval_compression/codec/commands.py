@@ -104,7 +104,6 @@ def window_coder(lm, windows: WindowSettings) -> codec.WindowCoder:
     exact = getattr(lm, "_exact_lm", None)
     if exact is None:
         exact = lm._exact_lm = ExactLM.from_hf(lm.model, lm.device)
-        exact.identity_hex = exact.identity()
     return codec.WindowCoder(exact, windows, lm.tokenizer.bos_token_id)
 
 
@@ -165,7 +164,7 @@ def compress_corpus(
     header = archive.Header(
         model_sha256=model_files.model_files_identity(parse_model_args(model_args))[:16],
         loaded_check=_loaded_check(lm, coder.vocab_size),
-        weights_sha256=coder.model.identity_hex[:16],
+        weights_sha256=coder.model.identity[:16],
         arithmetic=Arithmetic().values(),
         block_size=windows.block_size,
         stride=windows.stride,
@@ -227,10 +226,10 @@ def _check_decoder(lm, coder: codec.WindowCoder, header: archive.Header, where: 
             f"(here: dtype {next(lm.model.parameters()).dtype}, prefix_token_id {lm.prefix_token_id}, vocabulary "
             f"{coder.vocab_size}); pass the model_args it was compressed with"
         )
-    if coder.model.identity_hex[:16] != header.weights_sha256:
+    if coder.model.identity[:16] != header.weights_sha256:
         raise archive.ArchiveError(
             f"{where}: the model files are the compressor's, but loading them here gives other weights (the "
-            f"quantised weights' hash starts {coder.model.identity_hex[:16]} here, {header.weights_sha256} in "
+            f"quantised weights' hash starts {coder.model.identity[:16]} here, {header.weights_sha256} in "
             f"the file; written with torch {header.machine.torch}, transformers {header.machine.transformers}); "
             "the library that reads the model files changed what it loads"
         )

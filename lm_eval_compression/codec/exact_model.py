@@ -20,6 +20,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 import torch
 
@@ -165,6 +166,7 @@ class ExactLM:
         out.update({f"head.{k}": v for k, v in self.head.tensors().items()})
         return out
 
+    @cached_property
     def identity(self) -> str:
         """SHA-256 (hex) of the shape and every quantised tensor: equal on two machines means equal weights."""
         digest = hashlib.sha256(repr(self.shape).encode())
@@ -259,14 +261,8 @@ class ExactLM:
             if t1 - t0 > 1:  # key start + u is allowed for the query at position start + t iff u <= t
                 later = torch.ones(t1 - t0, t1 - t0, dtype=torch.bool, device=self.device).triu_(1)
                 dot.view(s.kv_heads, group, t1 - t0, keys)[..., start + t0 :].masked_fill_(later, -math.inf)
-            top = dot.amax(dim=-1, keepdim=True)
-            gap = dot.neg_().add_(top)  # top - dot: exact integers, inf where masked
-            weights = ops.table_weights(
-                gap, factor[:, :, t0:t1].reshape(s.kv_heads, rows, 1), ops.ATT_BITS, ops.ATT_STEP_BITS
-            )
-            total = weights.sum(dim=-1, keepdim=True)
-            mixed = torch.bmm(weights, cache.values[i, slot, :, :keys])
-            mixed.mul_(total.reciprocal_()).mul_(self.v_scale[i])
+            chunk_factor = factor[:, :, t0:t1].reshape(s.kv_heads, rows, 1)
+            mixed = self._mix(dot, chunk_factor, cache.values[i, slot, :, :keys], self.v_scale[i])
             out[:, :, t0:t1] = mixed.view(s.kv_heads, group, t1 - t0, s.head_dim)
         return out.reshape(s.heads, steps, s.head_dim).permute(1, 0, 2)
 
@@ -279,17 +275,23 @@ class ExactLM:
         rows = q.reshape(batch * s.kv_heads, group, s.head_dim)
         factor = (q_scale.reshape(batch, s.kv_heads, group, 1) * self.att_factor[i]).reshape(-1, group, 1)
         cached_keys = cache.keys[i, first : first + batch, :, :keys].reshape(batch * s.kv_heads, keys, s.head_dim)
-        dot = torch.bmm(rows, cached_keys.transpose(1, 2)).view(batch, s.kv_heads, group, keys)
+        dot = torch.bmm(rows, cached_keys.transpose(1, 2))
         later = torch.arange(keys, device=self.device) > torch.tensor(starts, device=self.device).view(-1, 1)
-        dot.masked_fill_(later.view(batch, 1, 1, keys), -math.inf)
+        dot.view(batch, s.kv_heads, group, keys).masked_fill_(later.view(batch, 1, 1, keys), -math.inf)
+        values = cache.values[i, first : first + batch, :, :keys].reshape(batch * s.kv_heads, keys, s.head_dim)
+        mixed = self._mix(dot, factor, values, self.v_scale[i].repeat(batch, 1, 1))
+        return mixed.reshape(batch, 1, s.heads, s.head_dim)
+
+    @staticmethod
+    def _mix(dot: torch.Tensor, factor: torch.Tensor, values: torch.Tensor, v_scale: torch.Tensor) -> torch.Tensor:
+        """Attention output ``[N, rows, head_dim]`` (float64) from integer dot products ``[N, rows, keys]``
+        (``-inf`` where not allowed; overwritten): integer weights ``2**(20 - gap)``, the values they weigh
+        summed exactly, divided by the weights' exact sum, times the values' scale."""
         top = dot.amax(dim=-1, keepdim=True)
-        gap = dot.neg_().add_(top).view(-1, group, keys)
+        gap = dot.neg_().add_(top)  # top - dot: exact integers, inf where masked
         weights = ops.table_weights(gap, factor, ops.ATT_BITS, ops.ATT_STEP_BITS)
         total = weights.sum(dim=-1, keepdim=True)
-        values = cache.values[i, first : first + batch, :, :keys].reshape(batch * s.kv_heads, keys, s.head_dim)
-        mixed = torch.bmm(weights, values).view(batch, s.kv_heads, group, s.head_dim)
-        mixed.mul_(total.reciprocal_().view(batch, s.kv_heads, group, 1)).mul_(self.v_scale[i])
-        return mixed.reshape(batch, 1, s.heads, s.head_dim)
+        return torch.bmm(weights, values).mul_(total.reciprocal_()).mul_(v_scale)
 
     def probabilities(self, h: torch.Tensor) -> torch.Tensor:
         """Next-token distributions (float32 ``[rows, vocab]``) of hidden rows: the output softmax as integer
