@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from .archive import ArchiveError
@@ -26,6 +27,14 @@ MODEL_FILE_NAMES = (
 
 
 def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's contents, read once per process while its size and time stamp stay the same
+    (a command hashes a GGUF file both to name the model and to find its cached copy)."""
+    stat = Path(path).stat()
+    return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
