@@ -76,18 +76,18 @@ def _powers(count: int, step_bits: int, top_bits: int) -> list[Decimal]:
 
 
 @cache
-def integer_table(top_bits: int, step_bits: int, device: str, dtype=torch.float64) -> torch.Tensor:
+def integer_table(top_bits: int, step_bits: int, device: str) -> torch.Tensor:
     """``floor(2**(top_bits - k / 2**step_bits))`` for every ``k`` where it is positive, then a final 0 (float64
     integers)."""
     count = (top_bits + 1) << step_bits
     values = [int(v) for v in _powers(count, step_bits, top_bits)] + [0]
-    return torch.tensor(values, dtype=dtype, device=device)
+    return torch.tensor(values, dtype=torch.float64, device=device)
 
 
-def table_weights(gap: torch.Tensor, factor, top_bits: int, step_bits: int, dtype=torch.float64) -> torch.Tensor:
+def table_weights(gap: torch.Tensor, factor, top_bits: int, step_bits: int) -> torch.Tensor:
     """``floor(2**(top_bits - k / 2**step_bits))`` with ``k = floor(gap * factor + 1/2)`` (``gap >= 0``,
     ``inf`` allowed), overwriting ``gap``: integer weights, 0 where ``k`` is past the table."""
-    table = integer_table(top_bits, step_bits, str(gap.device), dtype)
+    table = integer_table(top_bits, step_bits, str(gap.device))
     index = gap.mul_(factor).add_(0.5).clamp_(max=float(len(table) - 1)).to(torch.int32)
     return table.index_select(0, index.view(-1)).view(index.shape)
 
