@@ -96,9 +96,9 @@ def main() -> int:
         paths = write_corpora(Path(folder), args.documents, args.corpus_dir or demo.sample_dir())
         if "baseline" in args.sides and args.baseline is None:
             parser.error("--baseline is needed to measure the baseline side")
-        for side in args.sides:
-            tree = args.baseline if side == "baseline" else args.current
-            for name in args.corpora:
+        for name in args.corpora:  # corpus by corpus, so that a run cut short still leaves whole comparisons
+            for side in args.sides:
+                tree = args.baseline if side == "baseline" else args.current
                 out = Path(folder, f"{side}-{name}.lmz")
                 results.setdefault(name, {})[side] = r = run_side(tree, paths[name], out, args)
                 if args.json:

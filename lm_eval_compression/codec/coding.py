@@ -22,6 +22,7 @@ import torch
 from ..engine.settings import WindowSettings
 from ..engine.windows import Window, iter_document_windows
 from .exact_model import ExactLM
+from .step_graph import SlotStepper
 
 PRECISION = 24  # bits of the coder's fixed-point probabilities: every symbol keeps at least 2**-24
 CODER_STATE_BITS = 64  # what the coder's final state can hold beyond its emitted words
@@ -125,10 +126,11 @@ class WindowCoder:
 
     # ----------------------------------------------------------------- decoder
     def decode(
-        self, words: list[np.ndarray], token_counts: list[int], batch: int | None = None
+        self, words: list[np.ndarray], token_counts: list[int], batch: int | None = None, graph: bool | None = None
     ) -> tuple[list[list[int]], RunStats]:
         """The documents' tokens from each stream's words; ``batch`` streams step together (default: up to
-        ``BATCH``), each with a preallocated cache slot."""
+        ``BATCH``), each with a preallocated cache slot. ``graph``: step every slot in one fixed-shape step,
+        replayed as a CUDA graph on a GPU (:mod:`.step_graph`; default: on a CUDA device)."""
         import constriction
 
         plan = plan_streams(token_counts, len(words))
@@ -137,15 +139,17 @@ class WindowCoder:
         tokens: list[list[int]] = [[] for _ in token_counts]
         stats = RunStats(model_bits=[0.0] * len(token_counts))
         cache = self.model.new_cache(batch, self.max_len)
+        graph = self.model.device.type == "cuda" if graph is None else graph
+        stepper = SlotStepper(self.model, cache, graph=self.model.device.type == "cuda") if graph else None
         for g0 in range(0, len(words), batch):
             group = [
                 _Lane(docs, constriction.stream.queue.RangeDecoder(np.ascontiguousarray(w, dtype=np.uint32)))
                 for docs, w in zip(plan[g0 : g0 + batch], words[g0 : g0 + batch], strict=True)
             ]
-            self._decode_group(group, token_counts, tokens, stats, cache, family)
+            self._decode_group(group, token_counts, tokens, stats, cache, family, stepper)
         return tokens, stats
 
-    def _decode_group(self, lanes, token_counts, tokens, stats, cache, family) -> None:
+    def _decode_group(self, lanes, token_counts, tokens, stats, cache, family, stepper) -> None:
         for slot, lane in enumerate(lanes):
             lane.slot = slot
             self._next_window(lane, token_counts, tokens, stats, cache)
@@ -159,11 +163,7 @@ class WindowCoder:
                 chosen.append(t)
             stepping = [(lane, t) for lane, t in zip(active, chosen, strict=True) if lane.scored < lane.window.n_scored]
             if stepping:
-                ids = self._tensor([[t] for _, t in stepping])
-                hidden = self.model.forward(
-                    ids, cache, [ln.slot for ln, _ in stepping], [ln.length for ln, _ in stepping]
-                )
-                probs = self.model.probabilities(hidden).cpu().numpy()
+                probs = self._step(stepping, cache, stepper)
                 stats.steps += 1
                 for row, (lane, _) in enumerate(stepping):
                     lane.length += 1
@@ -171,6 +171,17 @@ class WindowCoder:
             for lane in active:
                 if lane.scored == lane.window.n_scored:
                     self._next_window(lane, token_counts, tokens, stats, cache)
+
+    def _step(self, stepping: list[tuple[_Lane, int]], cache, stepper) -> np.ndarray:
+        """The distributions after each stepping lane takes its token (rows in ``stepping``'s order)."""
+        if stepper is None:
+            ids = self._tensor([[t] for _, t in stepping])
+            hidden = self.model.forward(ids, cache, [ln.slot for ln, _ in stepping], [ln.length for ln, _ in stepping])
+            return self.model.probabilities(hidden).cpu().numpy()
+        ids, positions = [0] * stepper.slots, [0] * stepper.slots
+        for lane, t in stepping:
+            ids[lane.slot], positions[lane.slot] = t, lane.length
+        return stepper(ids, positions)[[lane.slot for lane, _ in stepping]]
 
     def _next_window(self, lane: _Lane, token_counts, tokens, stats, cache) -> None:
         """Move the lane to its next window (or next document): a context pass fills its cache slot and gives

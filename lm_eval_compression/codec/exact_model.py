@@ -194,7 +194,7 @@ class ExactLM:
         # at most max_len weights of at most 2**ATT_BITS, |v| <= VMAX: each weighted sum below 2**53
         self.vmax = float((2**53 - 1) // (max_len << ops.ATT_BITS))
         score = ops.decimal_constant(lambda: 1 / (Decimal(2).ln() * Decimal(s.head_dim).sqrt()))  # log2(e)/sqrt(d)
-        self.k_scale, self.v_scale, self.att_factor = [], [], []
+        self.k_scale, self.v_scale, self.v_inverse, self.att_factor = [], [], [], []
         for layer in self.layers:
             bound = layer.qkv.abs_row_sums(layer.attn_gain) * math.sqrt(s.hidden) * (1 + 2**-10)
             if layer.qkv.bias is not None:
@@ -206,6 +206,7 @@ class ExactLM:
             v_exp = [_fit_exponent(self.vmax, float(b)) for b in v_bound]
             self.k_scale.append(self._column([2.0**e for e in k_exp]))
             self.v_scale.append(self._column([2.0**-e for e in v_exp]))
+            self.v_inverse.append(self.v_scale[-1].view(1, 1, -1, 1).reciprocal())
             # scores in units of 2**-ATT_STEP_BITS of log2: dot * q_scale * 2**-k_exp * log2(e) / sqrt(head_dim)
             self.att_factor.append(self._column([score * 2.0 ** (ops.ATT_STEP_BITS - e) for e in k_exp]))
 
@@ -217,9 +218,50 @@ class ExactLM:
     def forward(self, ids: torch.Tensor, cache: Cache, slots: list[int], starts: list[int]) -> torch.Tensor:
         """Hidden rows (float64 ``[B * T, hidden]``, before the final norm) of ``ids [B, T]``: row ``b`` is
         sequence ``slots[b]`` at positions ``starts[b] ..``, whose earlier keys and values are in ``cache``."""
-        s = self.shape
         batch, steps = ids.shape
         positions = torch.tensor(starts, device=self.device).view(-1, 1) + torch.arange(steps, device=self.device)
+        consecutive = steps == 1 and slots == list(range(slots[0], slots[0] + batch))
+        keys = max(starts) + 1
+        later = torch.arange(keys, device=self.device) > positions if consecutive else None
+
+        def store(i, k_int, v_int):
+            for b, (slot, start) in enumerate(zip(slots, starts, strict=True)):
+                cache.keys[i, slot, :, start : start + steps] = k_int[b].transpose(0, 1)
+                cache.values[i, slot, :, start : start + steps] = v_int[b].transpose(0, 1)
+
+        def attend(i, q_int, q_scale):
+            if consecutive:
+                return self._attend_step(i, q_int, q_scale, cache, slots[0], later)
+            out = torch.empty_like(q_int)
+            for b, (slot, start) in enumerate(zip(slots, starts, strict=True)):
+                out[b] = self._attend(i, q_int[b], q_scale[b], cache, slot, start)
+            return out
+
+        return self._network(ids, positions, store, attend)
+
+    def step(self, ids: torch.Tensor, positions: torch.Tensor, cache: Cache) -> torch.Tensor:
+        """Hidden rows ``[slots, hidden]`` of one token ``ids [slots, 1]`` at ``positions [slots]`` (long) for
+        every slot of ``cache``: the rows of :meth:`forward`, bit for bit, with shapes fixed by the cache alone
+        (attention over all its positions, the later ones masked) and no value read back to the host, so that
+        a CUDA graph can replay it."""
+        slots = torch.arange(ids.shape[0], device=self.device)
+        later = torch.arange(cache.keys.shape[3], device=self.device) > positions.view(-1, 1)
+
+        def store(i, k_int, v_int):
+            cache.keys[i, slots, :, positions] = k_int[:, 0]
+            cache.values[i, slots, :, positions] = v_int[:, 0]
+
+        def attend(i, q_int, q_scale):
+            return self._attend_step(i, q_int, q_scale, cache, 0, later)
+
+        return self._network(ids, positions.view(-1, 1), store, attend)
+
+    def _network(self, ids: torch.Tensor, positions: torch.Tensor, store, attend) -> torch.Tensor:
+        """The layers over ``ids [B, T]`` at ``positions [B, T]``: ``store(i, keys, values)`` puts layer ``i``'s
+        integer keys and values ``[B, T, kv_heads, head_dim]`` in the cache, ``attend(i, q, q_scale)`` returns
+        its attention output ``[B, T, heads, head_dim]``."""
+        s = self.shape
+        batch, steps = ids.shape
         cos, sin = self.cos[positions].unsqueeze(2), self.sin[positions].unsqueeze(2)  # [B, T, 1, half]
         h = self.embed[ids.reshape(-1)]
         for i, layer in enumerate(self.layers):
@@ -229,16 +271,9 @@ class ExactLM:
             v = qkv[:, :, s.heads + s.kv_heads :]
             q_int, q_scale = ops.quantise_rows(q)
             k_int = torch.round(k * self.k_scale[i].view(1, 1, -1, 1)).clamp_(-self.kmax, self.kmax)
-            v_int = torch.round(v * self.v_scale[i].view(1, 1, -1, 1).reciprocal()).clamp_(-self.vmax, self.vmax)
-            for b, (slot, start) in enumerate(zip(slots, starts, strict=True)):
-                cache.keys[i, slot, :, start : start + steps] = k_int[b].transpose(0, 1)
-                cache.values[i, slot, :, start : start + steps] = v_int[b].transpose(0, 1)
-            if steps == 1 and slots == list(range(slots[0], slots[0] + batch)):
-                out = self._attend_step(i, q_int, q_scale, cache, slots[0], starts)
-            else:
-                out = torch.empty_like(q_int)
-                for b, (slot, start) in enumerate(zip(slots, starts, strict=True)):
-                    out[b] = self._attend(i, q_int[b], q_scale[b], cache, slot, start)
+            v_int = torch.round(v * self.v_inverse[i]).clamp_(-self.vmax, self.vmax)
+            store(i, k_int, v_int)
+            out = attend(i, q_int, q_scale)
             h = h + layer.o.apply(*ops.quantise_rows(out.view(batch * steps, -1)))
             gate, up = layer.gate_up.apply(*_normed(h, s.eps, layer.mlp_gain)).chunk(2, dim=-1)
             h = h + layer.down.apply(*ops.quantise_rows(ops.silu(gate) * up))
@@ -266,17 +301,16 @@ class ExactLM:
             out[:, :, t0:t1] = mixed.view(s.kv_heads, group, t1 - t0, s.head_dim)
         return out.reshape(s.heads, steps, s.head_dim).permute(1, 0, 2)
 
-    def _attend_step(self, i: int, q: torch.Tensor, q_scale: torch.Tensor, cache: Cache, first: int, starts):
-        """One step of ``B`` sequences in consecutive cache slots ``first ..``: ``q [B, 1, heads, head_dim]``
-        at positions ``starts``; the same arithmetic as :meth:`_attend` per row, keys past a row's own
-        position masked out (their weights are exactly 0)."""
+    def _attend_step(self, i: int, q: torch.Tensor, q_scale: torch.Tensor, cache: Cache, first: int, later):
+        """One step of ``B`` sequences in consecutive cache slots ``first ..``: ``q [B, 1, heads, head_dim]``;
+        ``later [B, keys]`` marks the cached positions past each row's own, masked out (their weights are
+        exactly 0), so this is the arithmetic of :meth:`_attend` per row."""
         s = self.shape
-        batch, group, keys = q.shape[0], s.heads // s.kv_heads, max(starts) + 1
+        (batch, keys), group = later.shape, s.heads // s.kv_heads
         rows = q.reshape(batch * s.kv_heads, group, s.head_dim)
         factor = (q_scale.reshape(batch, s.kv_heads, group, 1) * self.att_factor[i]).reshape(-1, group, 1)
         cached_keys = cache.keys[i, first : first + batch, :, :keys].reshape(batch * s.kv_heads, keys, s.head_dim)
         dot = torch.bmm(rows, cached_keys.transpose(1, 2))
-        later = torch.arange(keys, device=self.device) > torch.tensor(starts, device=self.device).view(-1, 1)
         dot.view(batch, s.kv_heads, group, keys).masked_fill_(later.view(batch, 1, 1, keys), -math.inf)
         values = cache.values[i, first : first + batch, :, :keys].reshape(batch * s.kv_heads, keys, s.head_dim)
         mixed = self._mix(dot, factor, values, self.v_scale[i].repeat(batch, 1, 1))

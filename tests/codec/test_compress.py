@@ -213,6 +213,13 @@ def test_text_file_window_bos_and_lanes_round_trip(tiny_models, tmp_path, one_th
         assert back.texts == DOCS
         steps.append(info.steps)
     assert steps[0] < steps[1] < steps[2]  # the batched steps are fewer: the streams really stepped together
+    # the fixed-shape step of every slot, which a GPU replays as a CUDA graph (here run eagerly): the same tokens
+    header, words = archive.unpack(data, "many.lmz")
+    coder = compress.window_coder(lm, settings)
+    for batch in (None, 3):  # three slots: the second group's single stream steps beside two idle slots
+        eager, _ = coder.decode(words, list(header.tokens), batch, graph=False)
+        fixed, _ = coder.decode(words, list(header.tokens), batch, graph=True)
+        assert fixed == eager and compress._decode_text(lm, fixed[0]) == DOCS[0]
     assert run.model_bits == pytest.approx(reference_bits(model, DOCS, bos=True), rel=2e-3)
 
 

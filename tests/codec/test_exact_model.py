@@ -67,6 +67,29 @@ def test_steps_batched_with_other_sequences_give_the_same_bits():
             assert torch.equal(batched[slot : slot + 1], one), (t, slot)
 
 
+def test_the_fixed_shape_step_gives_the_bits_of_forward():
+    """``step`` (every slot, attention over the whole cache: what a CUDA graph replays) against ``forward``'s
+    step; a slot with nothing to step takes a dummy token at position 0 without touching the others' rows."""
+    _, exact = tiny(LlamaConfig)
+    ids = torch.randint(0, 300, (3, 40), generator=torch.Generator().manual_seed(4))
+    lengths = [12, 5, 9]
+    ref, fixed = exact.new_cache(3, 80), exact.new_cache(3, 80)
+    for slot, n in enumerate(lengths):
+        for cache in (ref, fixed):
+            exact.forward(ids[slot : slot + 1, :n], cache, [slot], [0])
+    for t in range(20):
+        step = torch.stack([ids[slot, n + t] for slot, n in enumerate(lengths)]).view(3, 1)
+        positions = torch.tensor([n + t for n in lengths])
+        stepping = 3 if t < 10 else 2  # from t = 10 on, slot 2 is idle
+        expected = exact.probabilities(
+            exact.forward(step[:stepping], ref, [0, 1, 2][:stepping], positions.tolist()[:stepping])
+        )
+        if stepping == 2:
+            step[2], positions[2] = 0, 0
+        got = exact.probabilities(exact.step(step, positions, fixed))
+        assert torch.equal(got[:stepping], expected), t
+
+
 def test_tables_match_independent_float64_values():
     table = exact_ops.integer_table(exact_ops.ATT_BITS, exact_ops.ATT_STEP_BITS, "cpu")
     for k in (0, 1, 1023, 1024, 5000, len(table) - 2):
