@@ -13,7 +13,7 @@
 # Python (3.12: constriction, zstandard), exports the float32 codec the exact codec replaced (revision
 # $BASELINE) and compresses a small corpus here, on the CPU, with a small random-weight model.
 # The throughput step benchmarks random-weight Llama models of 1.5 B and 8 B parameters (bf16, SDPA, 1900/512).
-# The codec step decodes that CPU-made file on the GPU and compresses the same corpus there (the file comes
+# The codec step (CODEC_CROSS=0: its speed part alone) decodes that CPU-made file on the GPU and compresses the same corpus there (the file comes
 # back in $OUT, to be decoded on a CPU: `decompress $OUT/cross-cuda.lmz --device cpu`), then times `compress`
 # and `decompress --verify` of this checkout and of revision $BASELINE side by side on a random-weight model of
 # SmolLM2-135M's shape (benchmarks/codec_speed.py, 1900/512). Tables and JSON files are left in $OUT.
@@ -39,9 +39,8 @@ bench() {  # bench NAME ARGS...: one benchmark run, its table and JSON kept unde
     fi
 }
 
-codec() {  # the exact codec on $CODEC_DEVICE (default cuda); see the header
-    local device=${CODEC_DEVICE:-cuda} small="pretrained=$GPU_DIR/small-model,dtype=float32"
-    local start=$SECONDS
+cross() {  # cross DEVICE MODEL_ARGS: the CPU-made file decoded on DEVICE, and the same corpus compressed there
+    local device=$1 small=$2
     echo "=== codec: a file compressed on this checkout's CPU machine, decompressed on $device"
     if "$PYTHON" -m lm_eval_compression decompress "$GPU_DIR/cross/cpu.lmz" -o /tmp/cross-restored.jsonl \
         --model_args "$small" --device "$device" && same_texts "$GPU_DIR/cross/input.jsonl" /tmp/cross-restored.jsonl; then
@@ -54,6 +53,12 @@ codec() {  # the exact codec on $CODEC_DEVICE (default cuda); see the header
     "$PYTHON" -m lm_eval_compression compress "$GPU_DIR/cross/input.jsonl" -o "$OUT/cross-$device.lmz" \
         --model_args "$small" --device "$device" --verify --no_plugin_bpc --report "$OUT/cross-$device.json" \
         || status=1
+}
+
+codec() {  # the exact codec on $CODEC_DEVICE (default cuda); see the header
+    local device=${CODEC_DEVICE:-cuda} small="pretrained=$GPU_DIR/small-model,dtype=float32"
+    local start=$SECONDS
+    if [ "${CODEC_CROSS:-1}" = 1 ]; then cross "$device" "$small"; fi
     echo "=== codec: speed on SmolLM2-135M's shape (random weights), this checkout, then revision $BASELINE"
     "$PYTHON" benchmarks/codec_models.py smollm2-shape "$GPU_DIR/tokenizer" /tmp/codec-model
     # each corpus's report is kept as it finishes: a side cut short by the time limit still leaves the others
