@@ -18,7 +18,7 @@ import torch
 
 from ..engine.corpus import CorpusError, corpus_sha256
 from ..engine.settings import WindowSettings, WindowSettingsError
-from . import archive, model_cache, model_files
+from . import archive, memory, model_cache, model_files
 from . import coding as codec
 from .exact_model import ExactLM, UnsupportedModel, check_architecture
 from .exact_ops import Arithmetic
@@ -319,6 +319,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no_plugin_bpc", action="store_true", help="skip running the compression task for the report")
     parser.add_argument("--report", type=Path, help="also write the report as JSON here")
     args = parser.parse_args(argv)
+    memory.reuse_freed_memory()
     try:
         corpus = read_corpus(args.input, args.text_field)
         if args.threads:
@@ -359,6 +360,7 @@ def decompress_main(argv: list[str]) -> int:
     parser.add_argument("--stride", type=int, default=None, help="checked against the file if given")
     parser.add_argument("--batch", type=int, default=None, help="streams decoded side by side (default: up to 8)")
     args = parser.parse_args(argv)
+    memory.reuse_freed_memory()
     where = str(args.input)
     try:
         if not args.input.is_file():

@@ -27,7 +27,7 @@ import torch
 from . import exact_ops as ops
 
 FAMILY = ("llama", "mistral", "qwen2")
-QUERY_CHUNK = 256  # query rows per attention block in a one-pass window
+QUERY_CHUNK = 64  # query rows per attention block in a one-pass window (its scores stay in cache)
 
 
 class UnsupportedModel(ValueError):
