@@ -139,8 +139,8 @@ class WindowCoder:
         tokens: list[list[int]] = [[] for _ in token_counts]
         stats = RunStats(model_bits=[0.0] * len(token_counts))
         cache = self.model.new_cache(batch, self.max_len)
-        graph = self.model.device.type == "cuda" if graph is None else graph
-        stepper = SlotStepper(self.model, cache, graph=self.model.device.type == "cuda") if graph else None
+        fixed = self.model.device.type == "cuda" if graph is None else graph
+        stepper = SlotStepper(self.model, cache) if fixed else None  # it captures a graph on CUDA devices only
         for g0 in range(0, len(words), batch):
             group = [
                 _Lane(docs, constriction.stream.queue.RangeDecoder(np.ascontiguousarray(w, dtype=np.uint32)))

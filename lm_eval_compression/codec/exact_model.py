@@ -221,8 +221,7 @@ class ExactLM:
         batch, steps = ids.shape
         positions = torch.tensor(starts, device=self.device).view(-1, 1) + torch.arange(steps, device=self.device)
         consecutive = steps == 1 and slots == list(range(slots[0], slots[0] + batch))
-        keys = max(starts) + 1
-        later = torch.arange(keys, device=self.device) > positions if consecutive else None
+        later = torch.arange(max(starts) + 1, device=self.device) > positions if consecutive else None
 
         def store(i, k_int, v_int):
             for b, (slot, start) in enumerate(zip(slots, starts, strict=True)):
