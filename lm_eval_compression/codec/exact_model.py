@@ -27,7 +27,8 @@ import torch
 from . import exact_ops as ops
 
 FAMILY = ("llama", "mistral", "qwen2")
-QUERY_CHUNK = 64  # query rows per attention block in a one-pass window (its scores stay in cache)
+QUERY_CHUNK = 64  # query rows per attention block of a one-pass window on a CPU (its scores stay in cache)
+GPU_BLOCK_SCORES = 2**27  # ... on a GPU, as many rows as keep a block's scores under this many (1 GiB)
 
 
 class UnsupportedModel(ValueError):
@@ -265,8 +266,8 @@ class ExactLM:
         h = self.embed[ids.reshape(-1)]
         for i, layer in enumerate(self.layers):
             qkv = layer.qkv.apply(*_normed(h, s.eps, layer.attn_gain)).view(batch, steps, -1, s.head_dim)
-            q = ops.rotate(qkv[:, :, : s.heads], cos, sin)
-            k = ops.rotate(qkv[:, :, s.heads : s.heads + s.kv_heads], cos, sin)
+            qk = ops.rotate(qkv[:, :, : s.heads + s.kv_heads], cos, sin)
+            q, k = qk[:, :, : s.heads], qk[:, :, s.heads :]
             v = qkv[:, :, s.heads + s.kv_heads :]
             q_int, q_scale = ops.quantise_rows(q)
             k_int = torch.round(k * self.k_scale[i].view(1, 1, -1, 1)).clamp_(-self.kmax, self.kmax)
@@ -287,8 +288,11 @@ class ExactLM:
         q = q.permute(1, 0, 2).reshape(s.kv_heads, group, steps, s.head_dim)
         factor = q_scale.permute(1, 0, 2).reshape(s.kv_heads, group, steps, 1) * self.att_factor[i].unsqueeze(1)
         out = torch.empty_like(q)
-        for t0 in range(0, steps, QUERY_CHUNK):
-            t1 = min(steps, t0 + QUERY_CHUNK)
+        chunk_rows = QUERY_CHUNK
+        if q.device.type != "cpu":
+            chunk_rows = max(QUERY_CHUNK, GPU_BLOCK_SCORES // (s.heads * (start + steps)))
+        for t0 in range(0, steps, chunk_rows):
+            t1 = min(steps, t0 + chunk_rows)
             keys, rows = start + t1, group * (t1 - t0)
             chunk = q[:, :, t0:t1].reshape(s.kv_heads, rows, s.head_dim)
             dot = torch.bmm(chunk, cache.keys[i, slot, :, :keys].transpose(1, 2))
@@ -332,8 +336,7 @@ class ExactLM:
         divided by their exact sum. The logits are float32 (each step an elementwise rounding), to halve the
         bytes moved over the vocabulary."""
         q, row_scale = _normed(h, self.shape.eps, self.head_gain)
-        high, low = self.head.byte_products(q)
-        logits = high.float().mul_(256.0).add_(low).mul_(self.head.scale.float()).mul_(row_scale.float())
+        logits = self.head.rounded_product(q).mul_(self.head.scale.float()).mul_(row_scale.float())
         top = logits.amax(dim=-1, keepdim=True)
         gap = logits.neg_().add_(top)  # top - logit, exactly as rounded by a subtraction
         factor = ops.LOG2E * (1 << ops.SOFTMAX_STEP_BITS)

@@ -131,7 +131,7 @@ def quantise_rows(x: torch.Tensor, qmax: int = QMAX) -> tuple[torch.Tensor, torc
     ``s = 1``."""
     x = x.double()
     top = x.abs().amax(dim=-1, keepdim=True)
-    scale = torch.where(top > 0, top * (1.0 / qmax), torch.ones_like(top))
+    scale = torch.where(top > 0, top * (1.0 / qmax), 1.0)
     return torch.round(x * torch.reciprocal(scale)).clamp_(-qmax, qmax), scale
 
 
@@ -141,7 +141,7 @@ class IntWeight:
 
     def __init__(self, weight_t: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None = None):
         self.weight_t, self.scale, self.bias = weight_t, scale, bias
-        self._float = None
+        self._float, self._int8_failed = None, False
 
     @classmethod
     def quantise(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> IntWeight:
@@ -161,30 +161,45 @@ class IntWeight:
         return sums.double() * (1.0 / step) * self.scale
 
     def integer_product(self, q: torch.Tensor) -> torch.Tensor:
-        """``q @ W_int.T`` exactly, for integer-valued float64 ``q`` with ``|q| <= QMAX`` (float64 result).
-
-        ``q`` is split into high and low int8 bytes (``q = 256 * hi + lo``), both multiplied in one int8
-        product with int32 sums: every sum is below ``127 * 128 * in_features < 2**31``."""
-        high, low = self.byte_products(q)
+        """``q @ W_int.T`` exactly, for integer-valued float64 ``q`` with ``|q| <= QMAX`` (float64 result)."""
+        products = self._byte_products(q)
+        if products is None:
+            return q @ self._weight64()
+        high, low = products
         return high.double().mul_(256.0).add_(low)
 
-    def byte_products(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The int32 products of ``q``'s high and low bytes with the weights (``q @ W_int.T = 256 * high + low``)."""
+    def rounded_product(self, q: torch.Tensor) -> torch.Tensor:
+        """``q @ W_int.T`` rounded once to float32 (``256 * high`` and ``low`` are exact in float32)."""
+        products = self._byte_products(q)
+        if products is None:
+            return (q @ self._weight64()).float()
+        high, low = products
+        return high.float().mul_(256.0).add_(low)
+
+    def _use_int8(self, rows: int, device: torch.device) -> bool:
+        """Int8 products pay on a CPU, and off it where ``torch._int_mm`` takes the stacked bytes (over 16 rows)."""
+        return not self._int8_failed and (device.type == "cpu" or 2 * rows > 16)
+
+    def _byte_products(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The int32 products of ``q``'s high and low int8 bytes (``q = 256 * hi + lo``) with the weights, both in
+        one int8 product (every sum below ``127 * 128 * in_features < 2**31``); ``None`` where the float64 product
+        is taken instead (one kernel; every partial sum an integer below ``QMAX * 127 * in_features < 2**53``)."""
         rows = q.shape[0]
+        if not self._use_int8(rows, q.device):
+            return None
         qi = q.to(torch.int32)
         lo = ((qi + 128) & 255) - 128
-        out = self._int8_product(torch.cat([(qi - lo) >> 8, lo]).to(torch.int8))
+        try:
+            out = torch._int_mm(torch.cat([(qi - lo) >> 8, lo]).to(torch.int8), self.weight_t)
+        except RuntimeError:  # a shape or device this torch has no int8 product for
+            self._int8_failed = True
+            return None
         return out[:rows], out[rows:]
 
-    def _int8_product(self, a: torch.Tensor) -> torch.Tensor:
-        if a.device.type == "cpu" or a.shape[0] > 16:
-            try:
-                return torch._int_mm(a, self.weight_t)
-            except RuntimeError:
-                pass
-        if self._float is None:  # the same integers, summed exactly in float64
+    def _weight64(self) -> torch.Tensor:
+        if self._float is None:
             self._float = self.weight_t.double()
-        return (a.double() @ self._float).to(torch.int32)
+        return self._float
 
     def apply(self, q: torch.Tensor, row_scale: torch.Tensor) -> torch.Tensor:
         """``(q * row_scale) @ W.T + bias`` for quantised rows ``q`` with scales ``row_scale`` (float64)."""

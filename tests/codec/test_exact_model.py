@@ -36,8 +36,9 @@ def test_one_pass_chunks_and_steps_give_the_same_bits(config_class, extra, monke
     model, exact = tiny(config_class, **extra)
     ids = torch.randint(0, 300, (1, 70), generator=torch.Generator().manual_seed(1))
     whole = rows_in_one_pass(exact, ids)
-    monkeypatch.setattr(exact_model, "QUERY_CHUNK", 8)  # the same window in nine query chunks
-    assert torch.equal(rows_in_one_pass(exact, ids), whole)
+    for chunk in (8, 1000):  # the same window in nine query blocks, and in one (as on a GPU)
+        monkeypatch.setattr(exact_model, "QUERY_CHUNK", chunk)
+        assert torch.equal(rows_in_one_pass(exact, ids), whole)
     cache = exact.new_cache(3, 80)
     rows = [exact.probabilities(exact.forward(ids[:, :20], cache, [2], [0]))]
     for p in range(20, 70):
@@ -88,6 +89,23 @@ def test_the_fixed_shape_step_gives_the_bits_of_forward():
             step[2], positions[2] = 0, 0
         got = exact.probabilities(exact.step(step, positions, fixed))
         assert torch.equal(got[:stepping], expected), t
+
+
+def test_the_float64_products_give_the_bits_of_the_int8_products(monkeypatch):
+    """Off the CPU a few rows take one float64 product instead of the int8 byte products: the same integers, so
+    the same bits for a one-pass window, its steps and the probabilities."""
+    _, exact = tiny(LlamaConfig)
+    ids = torch.randint(0, 300, (1, 40), generator=torch.Generator().manual_seed(5))
+
+    def window_and_steps():
+        cache = exact.new_cache(1, 80)
+        rows = [exact.probabilities(exact.forward(ids[:, :30], cache, [0], [0]))]
+        rows += [exact.probabilities(exact.forward(ids[:, p : p + 1], cache, [0], [p])) for p in range(30, 40)]
+        return torch.cat(rows)
+
+    int8 = window_and_steps()
+    monkeypatch.setattr(exact_ops.IntWeight, "_use_int8", lambda self, rows, device: False)
+    assert torch.equal(window_and_steps(), int8)
 
 
 def test_tables_match_independent_float64_values():
