@@ -92,3 +92,33 @@ def test_benchmark_models_and_flops_match_the_issue_anchor():
     limit, params = _limit_tokens_per_second("random-llama-8b")
     assert abs(params / 8.03e9 - 1) < 0.01
     assert abs(limit / 14.4e3 - 1) < 0.005
+
+
+def test_codec_bound_times_the_windows_the_encoder_runs(monkeypatch):
+    """``codec_bound.py`` times the model over exactly the inputs ``compress``'s encoder passes to its model."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from lm_eval_compression.codec.coding import WindowCoder
+    from lm_eval_compression.codec.exact_model import ExactLM
+    from lm_eval_compression.engine.settings import WindowSettings
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import codec_bound
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2
+    )
+    exact = ExactLM.from_hf(AutoModelForCausalLM.from_config(config).eval())
+    settings = WindowSettings(block_size=16, stride=5, use_window_bos=False, prefix_token_id=0)
+    coder = WindowCoder(exact, settings, bos_token_id=None)
+    seen, forward = [], exact.forward
+    monkeypatch.setattr(exact, "forward", lambda ids, *rest: seen.append(ids[0].tolist()) or forward(ids, *rest))
+    documents = [[(7 * i + d) % 49 + 1 for i in range(n)] for d, n in enumerate((3, 16, 17, 40))]
+    coder.encode(documents, streams=1)
+    windows = codec_bound.window_inputs(documents, 0, 16, 5)
+    assert [inputs for inputs, _ in windows] == seen
+    assert sum(scored for _, scored in windows) == sum(map(len, documents))
