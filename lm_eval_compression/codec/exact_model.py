@@ -28,7 +28,7 @@ from . import exact_ops as ops
 
 FAMILY = ("llama", "mistral", "qwen2")
 QUERY_CHUNK = 64  # query rows per attention block of a one-pass window on a CPU (its scores stay in cache)
-GPU_BLOCK_SCORES = 2**27  # ... on a GPU, as many rows as keep a block's scores under this many (1 GiB)
+GPU_BLOCK_SCORES = 2**26  # ... on a GPU, as many rows as keep a block's scores under this many (512 MiB)
 
 
 class UnsupportedModel(ValueError):
