@@ -12,9 +12,11 @@ import importlib.util
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -52,7 +54,48 @@ def have_vllm() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+# vLLM's CPU engine can abort the process at exit, after lm_eval has written everything (a worker thread left
+# joinable at interpreter shutdown, as in vllm-project/vllm#41033): SIGABRT with this as stderr's last line.
+EXIT_ABORT = "terminate called without an active exception"
+
+
+def run_vllm_eval(cmd: list[str], cwd: Path, tasks: tuple[str, ...]) -> dict:
+    """``lm_eval run`` with the vLLM CPU engine; its results, which must hold every one of ``tasks``. An abort at
+    exit after the results file is written passes, with a warning; any other failure fails."""
+    results, proc = run_lm_eval(cmd, cwd=cwd, env_extra=VLLM_ENV, check=False)
+    complete = results is not None and all(task in results["results"] for task in tasks)
+    if proc.returncode == -signal.SIGABRT and proc.stderr.rstrip().endswith(EXIT_ABORT) and complete:
+        warnings.warn(f"vLLM's engine aborted at exit after writing its results ({EXIT_ABORT!r})", stacklevel=2)
+    elif proc.returncode != 0:
+        raise AssertionError(f"lm_eval failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    assert complete, f"lm_eval exited 0 without results for every task of {tasks}"
+    return results
+
+
 # ---------------------------------------------------------------------------- unit tests, no vLLM needed
+@pytest.mark.parametrize(
+    "code, last_line, tasks, passes",
+    [
+        (0, "", TASKS, True),
+        (-signal.SIGABRT, EXIT_ABORT, TASKS, True),  # the engine's abort at exit, every result written
+        (-signal.SIGABRT, EXIT_ABORT, TASKS[:2], False),  # ... but a task's results missing
+        (-signal.SIGABRT, "Aborted in the middle", TASKS, False),
+        (1, EXIT_ABORT, TASKS, False),
+        (0, "", TASKS[:1], False),
+    ],
+)
+def test_only_an_abort_at_exit_after_every_result_passes(monkeypatch, tmp_path, code, last_line, tasks, passes):
+    proc = SimpleNamespace(returncode=code, stdout="", stderr=f"log\n{last_line}\n")
+    results = {"results": {task: {} for task in tasks}}
+    monkeypatch.setattr(sys.modules[__name__], "run_lm_eval", lambda *a, **k: (results, proc))
+    if passes:
+        with warnings.catch_warnings(record=True):
+            assert run_vllm_eval([], tmp_path, TASKS) is results
+    else:
+        with pytest.raises(AssertionError):
+            run_vllm_eval([], tmp_path, TASKS)
+
+
 def test_window_prompt_is_the_input_followed_by_the_last_target():
     seq = TokenSequence(np.arange(100, 120, dtype=np.int32), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
     assert vllm_scoring.window_prompt(seq, Window(3, 8, 2), bos_id=1) == [103, 104, 105, 106, 107, 108]
@@ -167,7 +210,10 @@ def run(backend, folder, meta, tmp_path, *, prefix_token_id=demo.PREFIX_TOKEN_ID
     if backend == "hf":
         cmd += ["--device", "cpu", "--batch_size", batch_size]
     start = time.time()
-    results, _ = run_lm_eval(cmd, cwd=tmp_path / backend, env_extra=VLLM_ENV if backend == "vllm" else None)
+    if backend == "vllm":
+        results = run_vllm_eval(cmd, tmp_path / backend, TASKS)
+    else:
+        results, _ = run_lm_eval(cmd, cwd=tmp_path / backend)
     results["wall_seconds"] = time.time() - start
     samples = {}
     for task in TASKS:
@@ -321,7 +367,7 @@ def test_a_shared_use_cache_gives_each_vllm_engine_its_own_bpc(smollm2_folder, s
         args = f"pretrained={smollm2_folder},dtype={dtype},enforce_eager=True,max_model_len=512"
         cmd = ["--model", "vllm", "--model_args", args, "--tasks", "compression_cc", "--metadata", meta]
         cmd += ["--limit", "3", "--use_cache", str(cache)]
-        results, _ = run_lm_eval(cmd, cwd=tmp_path / name, env_extra=VLLM_ENV)
+        results = run_vllm_eval(cmd, tmp_path / name, ("compression_cc",))
         return results["results"]["compression_cc"]["bpc,none"]
 
     own = bpc("bfloat16", tmp_path / "alone", "alone")
