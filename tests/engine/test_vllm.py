@@ -54,8 +54,8 @@ def have_vllm() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
-# vLLM's CPU engine can abort the process at exit, after lm_eval has written everything (a worker thread left
-# joinable at interpreter shutdown, as in vllm-project/vllm#41033): SIGABRT with this as stderr's last line.
+# vLLM's CPU engine can abort the process at exit, after lm_eval has written everything (it does not always
+# shut down cleanly; compare vllm-project/vllm#41033): SIGABRT with this as stderr's last line.
 EXIT_ABORT = "terminate called without an active exception"
 
 
