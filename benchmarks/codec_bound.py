@@ -25,11 +25,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from codec_speed import CORPORA  # noqa: E402  (this folder: the same corpora as the speed benchmark)
+
 from lm_eval_compression import demo  # noqa: E402
 from lm_eval_compression.codec.commands import load_lm  # noqa: E402
 from lm_eval_compression.engine.windows import iter_document_windows  # noqa: E402
-
-CORPORA = ("cc", "python", "arxiv_math")
 
 
 def window_inputs(documents: list[list[int]], prefix: int, block_size: int, stride: int) -> list[tuple[list, int]]:

@@ -336,7 +336,7 @@ class ExactLM:
         divided by their exact sum. The logits are float32 (each step an elementwise rounding), to halve the
         bytes moved over the vocabulary."""
         q, row_scale = _normed(h, self.shape.eps, self.head_gain)
-        logits = self.head.rounded_product(q).mul_(self.head.scale.float()).mul_(row_scale.float())
+        logits = self.head.integer_product(q, torch.float32).mul_(self.head.scale.float()).mul_(row_scale.float())
         top = logits.amax(dim=-1, keepdim=True)
         gap = logits.neg_().add_(top)  # top - logit, exactly as rounded by a subtraction
         factor = ops.LOG2E * (1 << ops.SOFTMAX_STEP_BITS)

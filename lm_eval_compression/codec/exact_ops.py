@@ -160,21 +160,14 @@ class IntWeight:
         sums = (self.weight_t.abs().to(torch.int64) * grid).sum(dim=0)
         return sums.double() * (1.0 / step) * self.scale
 
-    def integer_product(self, q: torch.Tensor) -> torch.Tensor:
-        """``q @ W_int.T`` exactly, for integer-valued float64 ``q`` with ``|q| <= QMAX`` (float64 result)."""
+    def integer_product(self, q: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """``q @ W_int.T`` for integer-valued float64 ``q`` with ``|q| <= QMAX``: exact in float64, rounded once in
+        float32 (``256 * high`` and ``low`` are exact there, so only their sum rounds)."""
         products = self._byte_products(q)
         if products is None:
-            return q @ self._weight64()
+            return (q @ self._weight64()).to(dtype)
         high, low = products
-        return high.double().mul_(256.0).add_(low)
-
-    def rounded_product(self, q: torch.Tensor) -> torch.Tensor:
-        """``q @ W_int.T`` rounded once to float32 (``256 * high`` and ``low`` are exact in float32)."""
-        products = self._byte_products(q)
-        if products is None:
-            return (q @ self._weight64()).float()
-        high, low = products
-        return high.float().mul_(256.0).add_(low)
+        return high.to(dtype).mul_(256.0).add_(low)
 
     def _use_int8(self, rows: int, device: torch.device) -> bool:
         """Int8 products pay on a CPU, and off it where ``torch._int_mm`` takes the stacked bytes (over 16 rows)."""

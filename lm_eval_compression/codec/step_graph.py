@@ -1,6 +1,6 @@
 """One decoding step of every cache slot at once, replayed from a CUDA graph on a GPU.
 
-A step of :class:`.exact_model.ExactLM` is a few thousand small kernels (about 210 per layer: the exact
+A step of :class:`.exact_model.ExactLM` is a few thousand small kernels (about 160 per layer: the exact
 arithmetic is many elementwise operations); on a GPU, launching them costs more than running them.
 :meth:`.exact_model.ExactLM.step` has shapes fixed by the cache and reads nothing back to the host, so the step
 is captured once as a CUDA graph and then replayed with new token ids and positions copied into its input
