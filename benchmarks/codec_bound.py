@@ -7,7 +7,12 @@ Same documents, model and windows as ``codec_speed.py`` (the first three documen
 SmolLM2-135M-Instruct, the document protocol at 1900/512). Each window costs one forward pass of the model's body
 over its inputs, then the output head and a float32 log-softmax over its scored rows only. With ``--speed`` (a
 ``codec_speed.py`` JSON) it prints the earlier codec's compress seconds divided by those seconds: no encoder
-that does at least this work can be faster than that by more. Usage::
+that does at least this work can be faster than that by more.
+
+It also times the exact codec's own floor on this machine: only the matrix products its encoder runs over the
+same windows (the int8 products of every linear layer and of the output layer over the scored rows, the
+float64 attention products of every block of queries), with the shapes the encoder gives them and none of the
+elementwise work around them. No encoder in the exact arithmetic can beat that time here. Usage::
 
     python benchmarks/codec_bound.py --threads 1 --speed codec_speed.json
 """
@@ -28,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from codec_speed import CORPORA  # noqa: E402  (this folder: the same corpora as the speed benchmark)
 
 from lm_eval_compression import demo  # noqa: E402
+from lm_eval_compression.codec import coding, exact_model  # noqa: E402
 from lm_eval_compression.codec.commands import load_lm  # noqa: E402
 from lm_eval_compression.engine.windows import iter_document_windows  # noqa: E402
 
@@ -53,6 +59,57 @@ def time_windows(model, windows: list[tuple[list, int]]) -> float:
     return time.perf_counter() - start
 
 
+Product = tuple[str, tuple, tuple, bool]  # operation, the operands' shapes, whether the second is transposed
+
+
+def exact_products(model: exact_model.ExactLM, windows: list[tuple[list, int]]) -> list[Product]:
+    """The matrix products the exact encoder runs on a CPU over ``windows``, in order: per layer the int8
+    products of its four weights (the activations' two bytes stacked: twice the rows) around the float64
+    attention products of each block of ``QUERY_CHUNK`` queries (the keys a transposed view of the cache), then
+    the output layer's int8 products over the scored rows, ``ROWS`` at a time."""
+    s = model.shape
+    group, chunk, calls = s.heads // s.kv_heads, exact_model.QUERY_CHUNK, []
+    for inputs, scored in windows:
+        steps = len(inputs)
+        for layer in model.layers:
+            calls.append(("_int_mm", (2 * steps, s.hidden), tuple(layer.qkv.weight_t.shape), False))
+            for t0 in range(0, steps, chunk):
+                t1 = min(steps, t0 + chunk)
+                rows = group * (t1 - t0)
+                calls.append(("bmm", (s.kv_heads, rows, s.head_dim), (s.kv_heads, s.head_dim, t1), True))
+                calls.append(("bmm", (s.kv_heads, rows, t1), (s.kv_heads, t1, s.head_dim), False))
+            for weight in (layer.o, layer.gate_up, layer.down):
+                calls.append(("_int_mm", (2 * steps, weight.weight_t.shape[0]), tuple(weight.weight_t.shape), False))
+        for r0 in range(0, scored, coding.ROWS):
+            rows = min(coding.ROWS, scored - r0)
+            calls.append(("_int_mm", (2 * rows, s.hidden), tuple(model.head.weight_t.shape), False))
+    return calls
+
+
+def time_products(calls: list[Product]) -> dict[str, float]:
+    """Seconds of ``calls`` run in order on operands of their shapes and layouts (small integers: int8 for
+    ``_int_mm``, float64 for ``bmm``), each distinct operand made once before the clock starts; summed by
+    operation."""
+    operands: dict[tuple, torch.Tensor] = {}
+
+    def operand(name: str, shape: tuple, transposed: bool = False) -> torch.Tensor:
+        if (name, shape, transposed) not in operands:
+            dtype = torch.int8 if name == "_int_mm" else torch.float64
+            stored = (*shape[:-2], shape[-1], shape[-2]) if transposed else shape
+            x = torch.randint(-100, 100, stored).to(dtype)
+            operands[name, shape, transposed] = x.transpose(-1, -2) if transposed else x
+        return operands[name, shape, transposed]
+
+    work = [(name, operand(name, a), operand(name, b, t)) for name, a, b, t in calls]
+    seconds = dict.fromkeys(sorted({name for name, *_ in work}), 0.0)
+    getattr(torch, work[0][0])(work[0][1], work[0][2])  # warm-up
+    for name, a, b in work:
+        start = time.perf_counter()
+        getattr(torch, name)(a, b)
+        seconds[name] += time.perf_counter() - start
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
@@ -64,6 +121,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     lm = load_lm(demo.model_args(demo.smollm2_gguf()), "cpu")
+    exact = exact_model.ExactLM.from_hf(lm.model)
     speed = json.loads(args.speed.read_text()) if args.speed else {}
     results = {}
     for name in CORPORA:
@@ -75,11 +133,14 @@ def main() -> int:
         for dtype in (torch.float32, torch.bfloat16):
             row[f"seconds_{str(dtype)[6:]}"] = time_windows(lm.model.to(dtype), windows)
         lm.model.to(torch.float32)
+        products = time_products(exact_products(exact, windows))
+        row["seconds_exact_float64_bmm"], row["seconds_exact_int8_mm"] = products["bmm"], products["_int_mm"]
+        row["seconds_exact_products"] = sum(products.values())
         baseline = speed.get(name, {}).get("baseline", {}).get("compress_seconds")
         if baseline:
             row["baseline_compress_seconds"] = baseline
-            row["most_speedup_float32"] = baseline / row["seconds_float32"]
-            row["most_speedup_bfloat16"] = baseline / row["seconds_bfloat16"]
+            for kind in ("float32", "bfloat16", "exact_products"):
+                row[f"most_speedup_{kind}"] = baseline / row[f"seconds_{kind}"]
         results[name] = row
         print(name, json.dumps(row), flush=True)
     if args.json:

@@ -122,3 +122,51 @@ def test_codec_bound_times_the_windows_the_encoder_runs(monkeypatch):
     windows = codec_bound.window_inputs(documents, 0, 16, 5)
     assert [inputs for inputs, _ in windows] == seen
     assert sum(scored for _, scored in windows) == sum(map(len, documents))
+
+
+def test_codec_bound_plans_the_products_the_exact_encoder_runs(monkeypatch):
+    """``codec_bound.exact_products`` lists exactly the matrix products (shapes, and which operand is a transposed
+    view) that the exact encoder runs on a CPU, in order, with several query blocks and output-layer chunks."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from lm_eval_compression.codec import coding, exact_model
+    from lm_eval_compression.codec.coding import WindowCoder
+    from lm_eval_compression.codec.exact_model import ExactLM
+    from lm_eval_compression.engine.settings import WindowSettings
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import codec_bound
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=50,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    exact = ExactLM.from_hf(AutoModelForCausalLM.from_config(config).eval())
+    monkeypatch.setattr(exact_model, "QUERY_CHUNK", 5)
+    monkeypatch.setattr(coding, "ROWS", 3)
+    coder = WindowCoder(exact, WindowSettings(block_size=16, stride=5, use_window_bos=False, prefix_token_id=0), None)
+    seen = []
+
+    def recording(name, product):
+        def run(a, b):
+            seen.append((name, tuple(a.shape), tuple(b.shape), b.stride(-1) != 1))
+            return product(a, b)
+
+        return run
+
+    monkeypatch.setattr(torch, "bmm", recording("bmm", torch.bmm))
+    monkeypatch.setattr(torch, "_int_mm", recording("_int_mm", torch._int_mm))
+    documents = [[(7 * i + d) % 49 + 1 for i in range(n)] for d, n in enumerate((3, 17, 40))]
+    coder.encode(documents, streams=1)
+    planned = codec_bound.exact_products(exact, codec_bound.window_inputs(documents, 0, 16, 5))
+    assert seen == planned
+    assert {name for name, *_ in planned} == {"bmm", "_int_mm"} and any(t for *_, t in planned)
+    assert len({(a, b) for name, a, b, _ in planned if name == "_int_mm" and b[1] == 50}) > 1  # head chunks
