@@ -94,8 +94,9 @@ def test_benchmark_models_and_flops_match_the_issue_anchor():
     assert abs(limit / 14.4e3 - 1) < 0.005
 
 
-def test_codec_bound_times_the_windows_the_encoder_runs(monkeypatch):
-    """``codec_bound.py`` times the model over exactly the inputs ``compress``'s encoder passes to its model."""
+def _codec_bound_and_coder(**shape):
+    """``benchmarks/codec_bound.py`` as a module, and the exact coder of a tiny random Llama model of ``shape``
+    at 16/5 windows."""
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig
 
@@ -109,12 +110,15 @@ def test_codec_bound_times_the_windows_the_encoder_runs(monkeypatch):
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2
-    )
-    exact = ExactLM.from_hf(AutoModelForCausalLM.from_config(config).eval())
+    exact = ExactLM.from_hf(AutoModelForCausalLM.from_config(LlamaConfig(vocab_size=50, hidden_size=32, **shape)))
     settings = WindowSettings(block_size=16, stride=5, use_window_bos=False, prefix_token_id=0)
-    coder = WindowCoder(exact, settings, bos_token_id=None)
+    return codec_bound, WindowCoder(exact, settings, bos_token_id=None)
+
+
+def test_codec_bound_times_the_windows_the_encoder_runs(monkeypatch):
+    """``codec_bound.py`` times the model over exactly the inputs ``compress``'s encoder passes to its model."""
+    codec_bound, coder = _codec_bound_and_coder(intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    exact = coder.model
     seen, forward = [], exact.forward
     monkeypatch.setattr(exact, "forward", lambda ids, *rest: seen.append(ids[0].tolist()) or forward(ids, *rest))
     documents = [[(7 * i + d) % 49 + 1 for i in range(n)] for d, n in enumerate((3, 16, 17, 40))]
@@ -128,31 +132,14 @@ def test_codec_bound_plans_the_products_the_exact_encoder_runs(monkeypatch):
     """``codec_bound.exact_products`` lists exactly the matrix products (shapes, and which operand is a transposed
     view) that the exact encoder runs on a CPU, in order, with several query blocks and output-layer chunks."""
     import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig
 
     from lm_eval_compression.codec import coding, exact_model
-    from lm_eval_compression.codec.coding import WindowCoder
-    from lm_eval_compression.codec.exact_model import ExactLM
-    from lm_eval_compression.engine.settings import WindowSettings
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import codec_bound
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=50,
-        hidden_size=32,
-        intermediate_size=48,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+    codec_bound, coder = _codec_bound_and_coder(
+        intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
     )
-    exact = ExactLM.from_hf(AutoModelForCausalLM.from_config(config).eval())
     monkeypatch.setattr(exact_model, "QUERY_CHUNK", 5)
     monkeypatch.setattr(coding, "ROWS", 3)
-    coder = WindowCoder(exact, WindowSettings(block_size=16, stride=5, use_window_bos=False, prefix_token_id=0), None)
     seen = []
 
     def recording(name, product):
@@ -166,7 +153,7 @@ def test_codec_bound_plans_the_products_the_exact_encoder_runs(monkeypatch):
     monkeypatch.setattr(torch, "_int_mm", recording("_int_mm", torch._int_mm))
     documents = [[(7 * i + d) % 49 + 1 for i in range(n)] for d, n in enumerate((3, 17, 40))]
     coder.encode(documents, streams=1)
-    planned = codec_bound.exact_products(exact, codec_bound.window_inputs(documents, 0, 16, 5))
+    planned = codec_bound.exact_products(coder.model, codec_bound.window_inputs(documents, 0, 16, 5))
     assert seen == planned
     assert {name for name, *_ in planned} == {"bmm", "_int_mm"} and any(t for *_, t in planned)
     assert len({(a, b) for name, a, b, _ in planned if name == "_int_mm" and b[1] == 50}) > 1  # head chunks
