@@ -12,8 +12,8 @@ Quantisation (the only difference from the float model):
 
 Every row is computed from its own inputs alone, attention sums over exactly its allowed keys, and every sum is
 exact, so a row's result cannot depend on the batch, the chunk it is computed in, or the machine. The passes run
-in inference mode: a decoding step is thousands of small operations, and autograd's bookkeeping on each was a
-tenth of its time.
+in inference mode: a decoding step is thousands of small operations, and autograd's bookkeeping on each would
+cost about a tenth of its time.
 """
 
 from __future__ import annotations
