@@ -90,8 +90,8 @@ def exact_products(model: exact_model.ExactLM, windows: list[tuple[list, int]]) 
 
 def time_products(calls: list[Product]) -> dict[str, float]:
     """Seconds of ``calls`` run in order on operands of their shapes and layouts (small integers: int8 for
-    ``_int_mm``, float64 for ``bmm``), each distinct operand made once before the clock starts; summed by
-    operation."""
+    ``_int_mm``, float64 for ``bmm``), each distinct operand made and each operation warmed up once before the
+    clock starts; summed by operation."""
     operands: dict[tuple, torch.Tensor] = {}
 
     def operand(name: str, shape: tuple, transposed: bool = False) -> torch.Tensor:
@@ -104,7 +104,9 @@ def time_products(calls: list[Product]) -> dict[str, float]:
 
     work = [(name, operand(name, a), operand(name, b, t)) for name, a, b, t in calls]
     seconds = dict.fromkeys(sorted({name for name, *_ in work}), 0.0)
-    getattr(torch, work[0][0])(work[0][1], work[0][2])  # warm-up
+    for name in seconds:  # warm-up: each operation once, on its first operands in the list
+        _, a, b = next(w for w in work if w[0] == name)
+        getattr(torch, name)(a, b)
     for name, a, b in work:
         start = time.perf_counter()
         getattr(torch, name)(a, b)
@@ -124,7 +126,6 @@ def best_rates(size: int = 2048) -> dict[str, float]:
     """Operations per second of one large square product per operation (float64 ``bmm`` of ``size``, int8
     ``_int_mm`` of ``2 * size`` rows): about the best rate this machine's kernels reach."""
     calls = [("bmm", (1, size, size), (1, size, size), False), ("_int_mm", (2 * size, size), (size, size), False)]
-    time_products(calls)  # warm-up
     seconds = time_products(calls * 3)
     return {name: work * 3 / seconds[name] for name, work in product_work(calls).items()}
 

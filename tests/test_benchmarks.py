@@ -157,5 +157,9 @@ def test_codec_bound_plans_the_products_the_exact_encoder_runs(monkeypatch):
     assert seen == planned
     assert {name for name, *_ in planned} == {"bmm", "_int_mm"} and any(t for *_, t in planned)
     assert len({(a, b) for name, a, b, _ in planned if name == "_int_mm" and b[1] == 50}) > 1  # head chunks
-    calls = [("bmm", (3, 4, 5), (3, 5, 6), True), ("_int_mm", (8, 5), (5, 7), False), ("bmm", (1, 2, 2), (1, 2, 3), 0)]
+    calls = [
+        ("bmm", (3, 4, 5), (3, 5, 6), True),
+        ("_int_mm", (8, 5), (5, 7), False),
+        ("bmm", (1, 2, 2), (1, 2, 3), False),
+    ]
     assert codec_bound.product_work(calls) == {"bmm": 2 * 3 * 4 * 5 * 6 + 2 * 2 * 2 * 3, "_int_mm": 2 * 8 * 5 * 7}
