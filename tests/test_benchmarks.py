@@ -163,3 +163,70 @@ def test_codec_bound_plans_the_products_the_exact_encoder_runs(monkeypatch):
         ("bmm", (1, 2, 2), (1, 2, 3), False),
     ]
     assert codec_bound.product_work(calls) == {"bmm": 2 * 3 * 4 * 5 * 6 + 2 * 2 * 2 * 3, "_int_mm": 2 * 8 * 5 * 7}
+
+
+def _codec_precision():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import codec_precision
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return codec_precision
+
+
+def _tiny_float64_llama():
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=50, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2,
+    )  # fmt: skip
+    return AutoModelForCausalLM.from_config(config).double().eval()
+
+
+def test_codec_precision_windows_score_every_token_once():
+    """``codec_precision.windows`` gives the encoder's window inputs (``codec_bound``'s, checked against the
+    encoder above) and targets that are each document's tokens, each once, in order."""
+    precision = _codec_precision()
+    codec_bound, _ = _codec_bound_and_coder(intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    documents = [[(7 * i + d) % 49 + 1 for i in range(n)] for d, n in enumerate((3, 16, 17, 40))]
+    work = precision.windows(documents, 0, 16, 5)
+    assert [inputs for inputs, _ in work] == [inputs for inputs, _ in codec_bound.window_inputs(documents, 0, 16, 5)]
+    targets = [t for _, scored in work for t in scored]
+    assert targets == [t for ids in documents for t in ids]
+
+
+def test_codec_precision_bits_and_rounding():
+    """Unrounded, the benchmark's bits are the model's cross-entropy computed directly; its attention with no
+    rounding is the model's own; rounding puts each row on its grid and changes the bits."""
+    import math
+
+    import torch
+
+    precision = _codec_precision()
+    model = _tiny_float64_llama()
+    ids = [0] + [(11 * i) % 49 + 1 for i in range(12)]
+    with torch.no_grad():
+        logits = model(torch.tensor([ids[:-1]])).logits[0]
+        direct = float(torch.nn.functional.cross_entropy(logits, torch.tensor(ids[1:]), reduction="sum")) / math.log(2)
+    rounding = precision.Rounding(model)
+    rounding.use(precision.PRECISIONS[0])
+    work = precision.windows([ids[1:]], ids[0], 16, 5)
+    assert abs(precision.window_bits(model, work) - direct) < 1e-9 * direct
+    model.set_attn_implementation(precision.ATTENTION)  # its own attention, rounding nothing
+    assert abs(precision.window_bits(model, work) - direct) < 1e-9 * direct
+    coarse = precision.Precision("coarse", activation_bits=3, query_key_bits=3, attention_weight_bits=2, value_bits=3)
+    rounding.use(coarse)
+    assert abs(precision.window_bits(model, work) - direct) > 1e-3 * direct
+    rounding.use(precision.PRECISIONS[0])  # the weights restored
+    assert abs(precision.window_bits(model, work) - direct) < 1e-9 * direct
+
+    x = torch.randn(5, 40, dtype=torch.float64)
+    rounded = precision.round_rows(x, 8)
+    scale = x.abs().amax(dim=-1, keepdim=True) / 127
+    steps = rounded / scale
+    assert torch.allclose(steps, steps.round(), atol=1e-9) and steps.abs().max() <= 127 + 1e-9
+    assert (rounded - x).abs().le(scale / 2 + 1e-12).all()
+    assert precision.round_rows(x, None) is x
