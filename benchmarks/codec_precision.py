@@ -6,9 +6,10 @@ Each precision rounds, per row to a symmetric integer grid whose largest value i
 the weights (int8 per output row, as the exact codec), the input rows of every linear layer (one scale per
 token), the queries and keys (one scale per token and head), the attention weights (integers up to
 ``2**bits - 1`` relative to each row's largest, divided by their sum) and the values (one scale per head and
-channel over the window). The exact codec's own arithmetic (15-bit activations, 2**20 attention weights,
-32-bit keys) is close to the ``exact`` row; the others are what an encoder whose attention or activations fit
-int8 products would pay. The values' per-window scale is tighter than any a step decoder could fix in advance,
+channel over the window). The exact codec's own arithmetic (activations of 15 bits and a sign, 2**20
+attention weights, 32-bit keys) is close to the ``exact`` row; the others are what an encoder whose attention
+or activations fit int8 products would pay (two-byte quantities as two int8 products each, as the codec's
+activations are). The values' per-window scale is tighter than any a step decoder could fix in advance,
 so those rows are lower bounds of their cost. Usage::
 
     python benchmarks/codec_precision.py --json precision.json
@@ -39,7 +40,8 @@ ATTENTION = "codec_precision"  # the name the rounding attention is registered u
 
 @dataclass(frozen=True)
 class Precision:
-    """Bits of each rounded quantity (``None``: kept in float64)."""
+    """Bits of each rounded quantity, the sign included (``None``: kept in float64); attention weights are
+    non-negative, integers up to ``2**attention_weight_bits - 1``."""
 
     name: str
     int8_weights: bool = True
@@ -56,10 +58,11 @@ class Precision:
 PRECISIONS = (
     Precision("float", int8_weights=False),
     Precision("int8 weights"),
-    Precision("exact", activation_bits=15),
+    Precision("exact", activation_bits=16),
     Precision("8-bit activations", activation_bits=8),
-    Precision("8-bit queries and keys", activation_bits=15, query_key_bits=8),
-    Precision("8-bit attention", activation_bits=15, query_key_bits=8, attention_weight_bits=7, value_bits=8),
+    Precision("8-bit queries and keys", activation_bits=16, query_key_bits=8),
+    Precision("two-byte attention", activation_bits=16, query_key_bits=8, attention_weight_bits=15, value_bits=16),
+    Precision("8-bit attention", activation_bits=16, query_key_bits=8, attention_weight_bits=7, value_bits=8),
 )
 
 
