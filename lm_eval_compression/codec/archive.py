@@ -1,18 +1,18 @@
-"""The compressed file: a small binary header that says what decoding needs, then the range coder's words.
+"""The compressed file: a small binary header that says what decoding needs, then the range coders' bytes.
 
-Layout (format 3)::
+Layout (format 4)::
 
     LMZ, format byte                      4 bytes
     CRC-32 of everything that follows     4 bytes (little endian)
     model identity, loaded-model check    8 + 2 bytes (see model_files)
     quantised weights' identity           8 bytes (exact_model.ExactLM.identity)
     the arithmetic's parameters (count, then each), block_size, stride, window_bos setting and resolution,
-    streams, CPU threads, kind, documents, characters, each stream's payload words, then each document's
+    streams, CPU threads, kind, documents, characters, each stream's payload bytes, then each document's
     token count                                                      unsigned LEB128 integers
     text field name (JSON lines whose field is not "content")        length + UTF-8
     device, torch, transformers, CPU instruction set of the writer   length + UTF-8 each
     probe fingerprint, corpus SHA-256 start                          4 + 8 bytes
-    payload                               each stream's uint32 words in turn, little endian, to the end
+    payload                               each stream's bytes in turn (coding.closed_stream), to the end
 
 Every count is checked against what the rest of the file implies before anything is allocated or decoded
 (:func:`unpack`), and any damaged byte fails the checksum, so a damaged file is an error, never a partial
@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-
-import numpy as np
+from itertools import accumulate, pairwise
 
 MAGIC = b"LMZ"
-FORMAT = 3
+FORMAT = 4
 BOS_SETTINGS = ("auto", True, False)
 KINDS = ("text", "jsonl")
 MAX_LANES = 1024
@@ -100,11 +99,11 @@ class Header:
     tokens: tuple[int, ...]
     chars: int
     corpus_sha256: str  # 16 hex digits: the start of engine.corpus.corpus_sha256
-    stream_words: tuple[int, ...]
+    stream_bytes: tuple[int, ...]
 
     @property
-    def payload_words(self) -> int:
-        return sum(self.stream_words)
+    def payload_bytes(self) -> int:
+        return sum(self.stream_bytes)
 
     @property
     def header_bytes(self) -> int:
@@ -140,7 +139,7 @@ def _encode(h: Header) -> bytes:
     head = bytearray(bytes.fromhex(h.model_sha256) + bytes.fromhex(h.loaded_check) + bytes.fromhex(h.weights_sha256))
     settings = [h.block_size, h.stride, BOS_SETTINGS.index(h.window_bos_setting), int(h.window_bos), h.lanes]
     head += _varints([len(h.arithmetic), *h.arithmetic, *settings, m.threads, kind, len(h.tokens), h.chars])
-    head += _varints([*h.stream_words, *h.tokens])
+    head += _varints([*h.stream_bytes, *h.tokens])
     if kind == 2:
         head += _string(h.text_field)
     for text in (m.device, m.torch, m.transformers, m.cpu):
@@ -148,11 +147,11 @@ def _encode(h: Header) -> bytes:
     return bytes(head + bytes.fromhex(h.probe) + bytes.fromhex(h.corpus_sha256))
 
 
-def pack(header: Header, streams: list[np.ndarray]) -> bytes:
-    """The file for ``header`` and each stream's payload words."""
-    if tuple(len(w) for w in streams) != header.stream_words:
-        raise ValueError(f"the header counts {header.stream_words} payload words, {[len(w) for w in streams]} given")
-    body = _encode(header) + b"".join(np.ascontiguousarray(w, dtype="<u4").tobytes() for w in streams)
+def pack(header: Header, streams: list[bytes]) -> bytes:
+    """The file for ``header`` and each stream's payload bytes."""
+    if tuple(len(b) for b in streams) != header.stream_bytes:
+        raise ValueError(f"the header counts {header.stream_bytes} payload bytes, {[len(b) for b in streams]} given")
+    body = _encode(header) + b"".join(streams)
     return MAGIC + bytes([FORMAT]) + zlib.crc32(body).to_bytes(4, "little") + body
 
 
@@ -196,8 +195,8 @@ class _Reader:
             raise ArchiveError(f"{self.where}: the header's {name} is not UTF-8; the file is damaged") from None
 
 
-def unpack(data: bytes, where: str) -> tuple[Header, list[np.ndarray]]:
-    """Header and each stream's payload words of a compressed file, after its checksum and every field's range
+def unpack(data: bytes, where: str) -> tuple[Header, list[bytes]]:
+    """Header and each stream's payload bytes of a compressed file, after its checksum and every field's range
     are checked; ``where`` names the file in errors."""
     if data[:3] != MAGIC:
         raise ArchiveError(f"{where} is not a file written by `python -m lm_eval_compression compress`")
@@ -224,20 +223,19 @@ def unpack(data: bytes, where: str) -> tuple[Header, list[np.ndarray]]:
     if kind == 0:
         r.checked("document count of a text file", n_docs, 1, 1)
     chars = r.varint("character count", 0, 1 << 48)
-    stream_words = []
+    stream_bytes = []
     for s in range(lanes):
-        stream_words.append(r.varint(f"payload word count of stream {s}", 0, (len(data) - r.pos) // 4))
-    payload_words = sum(stream_words)
+        stream_bytes.append(r.varint(f"payload byte count of stream {s}", 0, len(data) - r.pos))
+    payload_bytes = sum(stream_bytes)
     tokens = tuple(r.varint(f"token count of document {d}", 0, max_document_tokens(chars)) for d in range(n_docs))
     r.checked("total token count", sum(tokens), 0, max_document_tokens(chars) - 1 + n_docs)
     field = None if kind == 0 else ("content" if kind == 1 else r.string("text field name"))
     machine = Machine(threads, *(r.string(name) for name in ("device", "torch version", "transformers", "CPU")))
     probe, corpus = r.bytes(4).hex(), r.bytes(8).hex()
-    extra = len(data) - r.pos - 4 * payload_words
-    if extra:
+    if len(data) - r.pos != payload_bytes:
         raise ArchiveError(
-            f"{where}: the header counts {payload_words} payload words ({4 * payload_words} bytes) but "
-            f"{len(data) - r.pos} bytes follow it; the file is damaged"
+            f"{where}: the header counts {payload_bytes} payload bytes but {len(data) - r.pos} bytes follow it; "
+            "the file is damaged"
         )
     header = Header(
         model_sha256,
@@ -256,10 +254,9 @@ def unpack(data: bytes, where: str) -> tuple[Header, list[np.ndarray]]:
         tokens,
         chars,
         corpus,
-        tuple(stream_words),
+        tuple(stream_bytes),
     )
-    words = np.frombuffer(data, dtype="<u4", count=payload_words, offset=r.pos).astype(np.uint32)
-    return header, np.split(words, np.cumsum(stream_words)[:-1].astype(np.int64)) if lanes else []
+    return header, [data[a:b] for a, b in pairwise(accumulate(stream_bytes, initial=r.pos))]
 
 
 def check_model(header: Header, identity: str, where: str) -> None:

@@ -26,6 +26,7 @@ from .step_graph import SlotStepper
 
 PRECISION = 24  # bits of the coder's fixed-point probabilities: every symbol keeps at least 2**-24
 CODER_STATE_BITS = 64  # what the coder's final state can hold beyond its emitted words
+WORD, STATE = 32, 64  # bits of constriction's RangeEncoder words and state
 ROWS = 256  # rows of distributions held at once by the encoder
 BATCH = 8  # streams the decoder steps together by default (each holds a cache for block_size tokens)
 PROBE_TOKENS = 96
@@ -37,6 +38,28 @@ def max_tokens(payload_bits: int, vocab_size: int, streams: int = 1) -> int:
     symbols has at most ``1 - (vocab_size - 1) / 2**PRECISION``, so each token costs at least ``-log2`` of that."""
     least = -math.log2(1 - (vocab_size - 1) / 2**PRECISION)
     return int((payload_bits + streams * CODER_STATE_BITS) / least) + 1
+
+
+def closed_stream(encoder) -> bytes:
+    """A range encoder's output as bytes (its 32-bit words big endian), closed with the fewest whole bytes that
+    name a point of its final interval ``[lower, lower + range)``, where constriction's own closing writes a
+    whole word (about 15 bits more on average). The decoder reads missing bytes as zeros (:func:`stream_words`),
+    so the point chosen is the one with the most trailing zero bits; the interval is cut at ``2**64`` so that
+    no carry reaches the words already written (where constriction's closing carries, its words are kept)."""
+    words = [int(w) for w in encoder.get_compressed()]
+    written, (lower, size) = encoder.pos()  # the words before the state's two, and the state
+    if words and lower + (1 << (STATE - WORD)) - 1 < 1 << STATE:  # constriction's closing did not carry
+        top = min(lower + size, 1 << STATE) - 1
+        # the smallest multiple of 2**k at or above lower, for the largest k that stays within the interval
+        point = next(p for k in range(STATE, -1, -1) if (p := -(-lower >> k) << k) <= top)
+        words = words[:written] + [point >> WORD, point & ((1 << WORD) - 1)]
+    return b"".join(w.to_bytes(WORD // 8, "big") for w in words).rstrip(b"\0")
+
+
+def stream_words(data: bytes) -> np.ndarray:
+    """The coder's words (uint32) of a stream's bytes, its last word completed with zeros."""
+    data = bytes(data) + bytes(-len(data) % 4)
+    return np.frombuffer(data, dtype=">u4").astype(np.uint32)
 
 
 class CodecError(RuntimeError):
@@ -91,8 +114,8 @@ class WindowCoder:
         return torch.tensor(ids, dtype=torch.long, device=self.model.device)
 
     # ----------------------------------------------------------------- encoder
-    def encode(self, docs_tokens: list[list[int]], streams: int) -> tuple[list[np.ndarray], RunStats]:
-        """Each stream's coder words (uint32) and the run's statistics."""
+    def encode(self, docs_tokens: list[list[int]], streams: int) -> tuple[list[bytes], RunStats]:
+        """Each stream's bytes (:func:`closed_stream`) and the run's statistics."""
         import constriction
 
         vocab = self.vocab_size
@@ -103,7 +126,7 @@ class WindowCoder:
         family = constriction.stream.model.Categorical(perfect=False)
         stats = RunStats(model_bits=[0.0] * len(docs_tokens))
         cache = self.model.new_cache(1, self.max_len)
-        words = []
+        out = []
         for stream in plan_streams([len(ids) for ids in docs_tokens], streams):
             encoder = constriction.stream.queue.RangeEncoder()
             for d in stream:
@@ -121,30 +144,30 @@ class WindowCoder:
                         stats.model_bits[d] -= float(
                             np.log2(np.maximum(probs[np.arange(len(symbols)), symbols], FLOOR)).sum()
                         )
-            words.append(encoder.get_compressed())
-        return words, stats
+            out.append(closed_stream(encoder))
+        return out, stats
 
     # ----------------------------------------------------------------- decoder
     def decode(
-        self, words: list[np.ndarray], token_counts: list[int], batch: int | None = None, graph: bool | None = None
+        self, streams: list[bytes], token_counts: list[int], batch: int | None = None, graph: bool | None = None
     ) -> tuple[list[list[int]], RunStats]:
-        """The documents' tokens from each stream's words; ``batch`` streams step together (default: up to
+        """The documents' tokens from each stream's bytes; ``batch`` streams step together (default: up to
         ``BATCH``), each with a preallocated cache slot. ``graph``: step every slot in one fixed-shape step,
         replayed as a CUDA graph on a GPU (:mod:`.step_graph`; default: on a CUDA device)."""
         import constriction
 
-        plan = plan_streams(token_counts, len(words))
-        batch = max(1, min(BATCH if batch is None else batch, len(words)))
+        plan = plan_streams(token_counts, len(streams))
+        batch = max(1, min(BATCH if batch is None else batch, len(streams)))
         family = constriction.stream.model.Categorical(perfect=False)
         tokens: list[list[int]] = [[] for _ in token_counts]
         stats = RunStats(model_bits=[0.0] * len(token_counts))
         cache = self.model.new_cache(batch, self.max_len)
         fixed = self.model.device.type == "cuda" if graph is None else graph
         stepper = SlotStepper(self.model, cache) if fixed else None  # it captures a graph on CUDA devices only
-        for g0 in range(0, len(words), batch):
+        for g0 in range(0, len(streams), batch):
             group = [
-                _Lane(docs, constriction.stream.queue.RangeDecoder(np.ascontiguousarray(w, dtype=np.uint32)))
-                for docs, w in zip(plan[g0 : g0 + batch], words[g0 : g0 + batch], strict=True)
+                _Lane(docs, constriction.stream.queue.RangeDecoder(stream_words(data)))
+                for docs, data in zip(plan[g0 : g0 + batch], streams[g0 : g0 + batch], strict=True)
             ]
             self._decode_group(group, token_counts, tokens, stats, cache, family, stepper)
         return tokens, stats

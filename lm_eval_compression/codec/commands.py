@@ -158,7 +158,7 @@ def compress_corpus(
     coder = window_coder(lm, windows)
     streams, stats = coder.encode(encoded, lanes)
     counts = tuple(len(ids) for ids in encoded)
-    payload_bits = 32 * sum(len(w) for w in streams)
+    payload_bits = 8 * sum(len(b) for b in streams)
     if sum(counts) > codec.max_tokens(payload_bits, coder.vocab_size, lanes):
         raise codec.CodecError("the payload is shorter than its precision bound allows; the coder misbehaved")
     header = archive.Header(
@@ -178,7 +178,7 @@ def compress_corpus(
         tokens=counts,
         chars=sum(len(t) for t in corpus.texts),
         corpus_sha256=corpus_sha256(corpus.texts)[:16],
-        stream_words=tuple(len(w) for w in streams),
+        stream_bytes=tuple(len(b) for b in streams),
     )
     data = archive.pack(header, streams)
     run = CompressRun(
@@ -237,10 +237,10 @@ def _check_decoder(lm, coder: codec.WindowCoder, header: archive.Header, where: 
         raise archive.ArchiveError(
             f"{where}: window_bos resolves to {coder.window_bos} here, it was {header.window_bos} when compressing"
         )
-    bound = codec.max_tokens(32 * header.payload_words, coder.vocab_size, header.lanes)
+    bound = codec.max_tokens(8 * header.payload_bytes, coder.vocab_size, header.lanes)
     if sum(header.tokens) > bound:
         raise archive.ArchiveError(
-            f"{where}: the header counts {sum(header.tokens):,} tokens, but {header.payload_words} payload words "
+            f"{where}: the header counts {sum(header.tokens):,} tokens, but {header.payload_bytes} payload bytes "
             f"code at most {bound:,} tokens of a {coder.vocab_size}-token vocabulary; the file is damaged"
         )
     probe = coder.probe()
@@ -257,12 +257,12 @@ def decompress_corpus(lm, data: bytes, where: str, batch: int | None = None) -> 
     """The documents stored in ``data``; stops with a message naming the problem on any mismatch. ``batch``:
     how many of the file's streams step together (default: up to ``coding.BATCH``)."""
     start = time.perf_counter()
-    header, words = archive.unpack(data, where)
+    header, streams = archive.unpack(data, where)
     check_arithmetic(header, where)
     windows = resolve_windows(lm, header.block_size, header.stride, header.window_bos_setting)
     coder = window_coder(lm, windows)
     _check_decoder(lm, coder, header, where)
-    tokens, stats = coder.decode(words, list(header.tokens), batch)
+    tokens, stats = coder.decode(streams, list(header.tokens), batch)
     texts = [_decode_text(lm, ids) for ids in tokens]
     if sum(len(t) for t in texts) != header.chars or corpus_sha256(texts)[:16] != header.corpus_sha256:
         raise archive.ArchiveError(

@@ -19,7 +19,7 @@ from lm_eval_compression.codec import commands as compress
 from tests.codec.test_compress import BLOCK, DOCS, HEADER, STRIDE, recrc
 from tests.support.cli import REPO, offline_env
 
-WORDS = np.arange(5, dtype=np.uint32) * 1_000_000_007
+PAYLOAD = bytes(range(3, 23))  # one stream's 20 bytes
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +84,10 @@ def test_every_damaged_byte_cut_and_extension_is_refused_without_output(small_fi
     )
 
 
-def header_bytes_of(h: archive.Header, words=WORDS) -> bytes:
-    """The file of ``h`` with ``words`` in its first stream and its other streams empty."""
-    streams = [words] + [words[:0]] * (h.lanes - 1) if h.lanes else []
-    return archive.pack(replace(h, stream_words=tuple(len(w) for w in streams)), streams)
+def header_bytes_of(h: archive.Header, payload=PAYLOAD) -> bytes:
+    """The file of ``h`` with ``payload`` in its first stream and its other streams empty."""
+    streams = [payload] + [b""] * (h.lanes - 1) if h.lanes else []
+    return archive.pack(replace(h, stream_bytes=tuple(len(b) for b in streams)), streams)
 
 
 def crafted(**changes) -> bytes:
@@ -109,12 +109,10 @@ def crafted(**changes) -> bytes:
         pytest.param(crafted(kind="text", text_field=None), r"document count of a text file is 4", id="text kind"),
         pytest.param(
             recrc(header_bytes_of(HEADER) + b"\0\0\0\0"),
-            r"counts 5 payload words \(20 bytes\) but 24 bytes",
+            r"counts 20 payload bytes but 24 bytes",
             id="trailing bytes",
         ),
-        pytest.param(
-            recrc(header_bytes_of(HEADER)[:-4]), r"counts 5 payload words \(20 bytes\) but 16 bytes", id="short payload"
-        ),
+        pytest.param(recrc(header_bytes_of(HEADER)[:-4]), r"counts 20 payload bytes but 16 bytes", id="short payload"),
     ],
 )
 def test_a_header_the_file_cannot_hold_is_refused_before_anything_is_allocated(data, message):
@@ -145,7 +143,7 @@ def test_a_token_count_the_payload_cannot_code_is_refused_before_decoding(small_
     claim = replace(header, chars=2**34, tokens=(2**33, 0, 0))
     _, streams = archive.unpack(data, "small.lmz")
     monkeypatch.setattr(compress.codec.WindowCoder, "decode", lambda *a: pytest.fail("decoding started"))
-    with pytest.raises(archive.ArchiveError, match=r"counts 8,589,934,592 tokens, but \d+ payload words code at most"):
+    with pytest.raises(archive.ArchiveError, match=r"counts 8,589,934,592 tokens, but \d+ payload bytes code at most"):
         compress.decompress_corpus(lm, archive.pack(claim, streams), "claim.lmz")
 
 

@@ -87,7 +87,7 @@ def test_a_file_decodes_under_other_threads_instruction_set_and_batch(smollm2, m
         data, header, _ = compress.compress_corpus(lm, model_args, corpus, settings, lanes=3)
     finally:
         torch.set_num_threads(before)
-    assert header.machine.threads == 2 and header.lanes == 3 and len(header.stream_words) == 3
+    assert header.machine.threads == 2 and header.lanes == 3 and len(header.stream_bytes) == 3
     path = tmp_path / "written-with-2-threads.lmz"
     path.write_bytes(data)
     here = torch.backends.cpu.get_cpu_capability()
