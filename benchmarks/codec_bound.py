@@ -130,14 +130,25 @@ def best_rates(size: int = 2048) -> dict[str, float]:
     return {name: work * 3 / seconds[name] for name, work in product_work(calls).items()}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=1)
+def corpus_options(parser: argparse.ArgumentParser, threads: int) -> None:
+    """The options of the benchmarks that run the model over ``codec_speed.py``'s corpora and windows."""
+    parser.add_argument("--threads", type=int, default=threads)
     parser.add_argument("--documents", type=int, default=3, help="first lines of each corpus")
     parser.add_argument("--block-size", type=int, default=1900)
     parser.add_argument("--stride", type=int, default=512)
-    parser.add_argument("--speed", type=Path, help="a codec_speed.py JSON: its baseline compress seconds")
     parser.add_argument("--json", type=Path, help="write the figures here")
+
+
+def sample_texts(name: str, documents: int) -> list[str]:
+    """The first ``documents`` texts of the shipped sample corpus ``name``."""
+    lines = (demo.sample_dir() / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()[:documents]
+    return [json.loads(line)["content"] for line in lines]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    corpus_options(parser, threads=1)
+    parser.add_argument("--speed", type=Path, help="a codec_speed.py JSON: its baseline compress seconds")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     lm = load_lm(demo.model_args(demo.smollm2_gguf()), "cpu")
@@ -147,9 +158,7 @@ def main() -> int:
     rates = best_rates()
     print("best rates: float64 bmm", f"{rates['bmm'] / 1e9:.0f} GFLOP/s,", f"int8 {rates['_int_mm'] / 1e12:.2f} TOP/s")
     for name in CORPORA:
-        lines = (demo.sample_dir() / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()[: args.documents]
-        texts = [json.loads(line)["content"] for line in lines]
-        documents = lm.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        documents = lm.tokenizer(sample_texts(name, args.documents), add_special_tokens=False)["input_ids"]
         windows = window_inputs(documents, int(lm.prefix_token_id), args.block_size, args.stride)
         row = {"windows": len(windows), "input_tokens": sum(len(i) for i, _ in windows)}
         for dtype in (torch.float32, torch.bfloat16):

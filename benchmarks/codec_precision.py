@@ -30,6 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from codec_bound import corpus_options, sample_texts  # noqa: E402  (this folder)
 from codec_speed import CORPORA  # noqa: E402  (this folder: the same corpora as the speed benchmark)
 
 from lm_eval_compression import demo  # noqa: E402
@@ -142,19 +143,14 @@ def main() -> int:
     from lm_eval_compression.codec.commands import load_lm
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--documents", type=int, default=3, help="first lines of each corpus")
-    parser.add_argument("--block-size", type=int, default=1900)
-    parser.add_argument("--stride", type=int, default=512)
-    parser.add_argument("--json", type=Path, help="write the figures here")
+    corpus_options(parser, threads=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     lm = load_lm(demo.model_args(demo.smollm2_gguf()), "cpu")
     rounding = Rounding(lm.model.double())
     results = {}
     for name in CORPORA:
-        lines = (demo.sample_dir() / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()[: args.documents]
-        texts = [json.loads(line)["content"] for line in lines]
+        texts = sample_texts(name, args.documents)
         documents = lm.tokenizer(texts, add_special_tokens=False)["input_ids"]
         work = windows(documents, int(lm.prefix_token_id), args.block_size, args.stride)
         chars, rows = sum(map(len, texts)), []
