@@ -8,7 +8,7 @@ token), the queries and keys (one scale per token and head), the attention weigh
 ``2**bits - 1`` relative to each row's largest, divided by their sum) and the values (one scale per head and
 channel over the window). The exact codec's own arithmetic (activations of 15 bits and a sign, 2**20
 attention weights, 32-bit keys) is close to the ``exact`` row; the others are what an encoder whose attention
-or activations fit int8 products would pay (two-byte quantities as two int8 products each, as the codec's
+or activations fit int8 products would pay (a two-byte operand split into two int8 halves, as the codec's
 activations are). The values' per-window scale is tighter than any a step decoder could fix in advance,
 so those rows are lower bounds of their cost. Usage::
 
