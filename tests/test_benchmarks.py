@@ -1,5 +1,6 @@
 """The throughput benchmark runs end to end and its plugin and reference loops agree (no timing asserted)."""
 
+import importlib
 import json
 import subprocess
 import sys
@@ -94,6 +95,15 @@ def test_benchmark_models_and_flops_match_the_issue_anchor():
     assert abs(limit / 14.4e3 - 1) < 0.005
 
 
+def _benchmark(name: str):
+    """``benchmarks/<name>.py`` as a module."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
 def _codec_bound_and_coder(**shape):
     """``benchmarks/codec_bound.py`` as a module, and the exact coder of a tiny random Llama model of ``shape``
     at 16/5 windows."""
@@ -104,11 +114,7 @@ def _codec_bound_and_coder(**shape):
     from lm_eval_compression.codec.exact_model import ExactLM
     from lm_eval_compression.engine.settings import WindowSettings
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import codec_bound
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    codec_bound = _benchmark("codec_bound")
     torch.manual_seed(0)
     exact = ExactLM.from_hf(AutoModelForCausalLM.from_config(LlamaConfig(vocab_size=50, hidden_size=32, **shape)))
     settings = WindowSettings(block_size=16, stride=5, use_window_bos=False, prefix_token_id=0)
@@ -165,15 +171,6 @@ def test_codec_bound_plans_the_products_the_exact_encoder_runs(monkeypatch):
     assert codec_bound.product_work(calls) == {"bmm": 2 * 3 * 4 * 5 * 6 + 2 * 2 * 2 * 3, "_int_mm": 2 * 8 * 5 * 7}
 
 
-def _codec_precision():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import codec_precision
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
-    return codec_precision
-
-
 def _tiny_float64_llama():
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig
@@ -189,8 +186,7 @@ def _tiny_float64_llama():
 def test_codec_precision_windows_score_every_token_once():
     """``codec_precision.windows`` gives the encoder's window inputs (``codec_bound``'s, checked against the
     encoder above) and targets that are each document's tokens, each once, in order."""
-    precision = _codec_precision()
-    codec_bound, _ = _codec_bound_and_coder(intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    precision, codec_bound = _benchmark("codec_precision"), _benchmark("codec_bound")
     documents = [[(7 * i + d) % 49 + 1 for i in range(n)] for d, n in enumerate((3, 16, 17, 40))]
     work = precision.windows(documents, 0, 16, 5)
     assert [inputs for inputs, _ in work] == [inputs for inputs, _ in codec_bound.window_inputs(documents, 0, 16, 5)]
@@ -205,7 +201,7 @@ def test_codec_precision_bits_and_rounding():
 
     import torch
 
-    precision = _codec_precision()
+    precision = _benchmark("codec_precision")
     model = _tiny_float64_llama()
     ids = [0] + [(11 * i) % 49 + 1 for i in range(12)]
     with torch.no_grad():

@@ -25,8 +25,8 @@ from .exact_model import ExactLM
 from .step_graph import SlotStepper
 
 PRECISION = 24  # bits of the coder's fixed-point probabilities: every symbol keeps at least 2**-24
-CODER_STATE_BITS = 64  # what the coder's final state can hold beyond its emitted words
-WORD, STATE = 32, 64  # bits of constriction's RangeEncoder words and state
+CODER_STATE_BITS = 64  # constriction's RangeEncoder state: what it can hold beyond its emitted words
+CODER_WORD_BITS = 32  # ... and its words
 ROWS = 256  # rows of distributions held at once by the encoder
 BATCH = 8  # streams the decoder steps together by default (each holds a cache for block_size tokens)
 PROBE_TOKENS = 96
@@ -48,17 +48,18 @@ def closed_stream(encoder) -> bytes:
     no carry reaches the words already written (where constriction's closing carries, its words are kept)."""
     words = [int(w) for w in encoder.get_compressed()]
     written, (lower, size) = encoder.pos()  # the words before the state's two, and the state
-    if words and lower + (1 << (STATE - WORD)) - 1 < 1 << STATE:  # constriction's closing did not carry
-        top = min(lower + size, 1 << STATE) - 1
+    state, word = CODER_STATE_BITS, CODER_WORD_BITS
+    if words and lower + (1 << (state - word)) - 1 < 1 << state:  # constriction's closing did not carry
+        top = min(lower + size, 1 << state) - 1
         # the smallest multiple of 2**k at or above lower, for the largest k that stays within the interval
-        point = next(p for k in range(STATE, -1, -1) if (p := -(-lower >> k) << k) <= top)
-        words = words[:written] + [point >> WORD, point & ((1 << WORD) - 1)]
-    return b"".join(w.to_bytes(WORD // 8, "big") for w in words).rstrip(b"\0")
+        point = next(p for k in range(state, -1, -1) if (p := -(-lower >> k) << k) <= top)
+        words = words[:written] + [point >> word, point & ((1 << word) - 1)]
+    return b"".join(w.to_bytes(word // 8, "big") for w in words).rstrip(b"\0")
 
 
 def stream_words(data: bytes) -> np.ndarray:
     """The coder's words (uint32) of a stream's bytes, its last word completed with zeros."""
-    data = bytes(data) + bytes(-len(data) % 4)
+    data = bytes(data) + bytes(-len(data) % (CODER_WORD_BITS // 8))
     return np.frombuffer(data, dtype=">u4").astype(np.uint32)
 
 
